@@ -85,6 +85,9 @@ struct kind {
 	/* Whether the object's name must be an RFC 1123 label (Namespace,
 	 * Service) rather than a subdomain. */
 	bool name_is_label;
+	/* Whether metadata.generation is kept (set to 1 on create, bumped when
+	 * anything but metadata and status changes): Deployment, ReplicaSet. */
+	bool tracks_generation;
 	/* Fills in Kubernetes' defaults in place (idempotent). May be NULL. */
 	void (*defaults)(json_t *obj);
 	/* Checks obj (defaults already applied); old is the stored object on

@@ -1,7 +1,7 @@
 /*
  * The cluster's certificates and tokens. On first start `minik8s server`
  * makes a CA, a serving certificate signed by it, an admin token and a
- * node-join token in its data dir (all mode 0600). Everything is OpenSSL.
+ * node-join token in its data dir (keys and tokens 0600, certificates 0644). Everything is OpenSSL.
  *
  *   <dir>/ca.crt, ca.key          the cluster CA (EC P-256, 10 years)
  *   <dir>/server.crt, server.key  apiserver serving cert (SANs below, 1 year)
@@ -43,5 +43,9 @@ char *pki_ca_hash_pem(const char *ca_pem, size_t len);
 char *pki_random_token(size_t nbytes);
 /* Reads <file>, creating it with a fresh token if missing. New string or NULL. */
 char *pki_load_or_create_token(const char *file);
+
+/* The node-join token of the cluster in data_dir: "K10<ca-hash>::node:<secret>",
+ * from <data_dir>/pki/ca.crt and node.token. New string, or NULL (logged). */
+char *pki_join_token(const char *data_dir);
 
 #endif

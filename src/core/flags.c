@@ -124,6 +124,15 @@ static int set_flag(const struct flag *f, const char *val)
 			goto bad;
 		*(int *)f->value = (int)v;
 		return 0;
+	case FLAG_INT64: {
+		long long ll;
+		errno = 0;
+		ll = strtoll(val, &end, 10);
+		if (errno || *end || end == val)
+			goto bad;
+		*(int64_t *)f->value = ll;
+		return 0;
+	}
 	case FLAG_BOOL:
 		if (!strcmp(val, "true") || !strcmp(val, "1"))
 			*(bool *)f->value = true;
@@ -154,7 +163,7 @@ static int set_flag(const struct flag *f, const char *val)
 bad:
 	fprintf(stderr, "error: invalid value '%s' for flag '--%s'%s\n", val, f->name,
 		f->type == FLAG_DURATION ? " (want a duration such as 10s, 5m or 1h)" :
-		f->type == FLAG_INT ? " (want an integer)" :
+		f->type == FLAG_INT || f->type == FLAG_INT64 ? " (want an integer)" :
 		f->type == FLAG_BOOL ? " (want true or false)" : "");
 	return -1;
 }
@@ -164,7 +173,7 @@ void flags_print(const struct flag *const *tables)
 	for (int t = 0; tables[t]; t++)
 		for (const struct flag *f = tables[t]; f->name; f++) {
 			const char *arg = f->type == FLAG_BOOL ? "" :
-					  f->type == FLAG_INT ? " N" :
+					  f->type == FLAG_INT || f->type == FLAG_INT64 ? " N" :
 					  f->type == FLAG_DURATION ? " DURATION" : " VALUE";
 			char left[64];
 			snprintf(left, sizeof(left), "--%s%s", f->name, arg);

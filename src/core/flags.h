@@ -14,6 +14,7 @@
 enum flag_type {
 	FLAG_STRING,   /* char **: replaced with a heap copy (never freed: lives as long as the process) */
 	FLAG_INT,      /* int * */
+	FLAG_INT64,    /* int64_t * */
 	FLAG_BOOL,     /* bool *: "--x", "--x=true", "--x=false" */
 	FLAG_DURATION, /* int64_t * in milliseconds: "10s", "500ms", "2m", "1h", or seconds */
 	FLAG_LIST,     /* struct flag_list *: repeated or comma-separated values append */

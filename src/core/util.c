@@ -71,6 +71,10 @@ char *xasprintf(const char *fmt, ...)
 	return strbuf_detach(&sb, NULL);
 }
 
+/* An empty strbuf points here until it first grows (git's slopbuf), so a
+ * detached or released strbuf owns no memory and buf is never NULL. */
+static char strbuf_slopbuf[1];
+
 void strbuf_init(struct strbuf *sb, size_t hint)
 {
 	sb->alloc = hint < 16 ? 16 : hint + 1;
@@ -81,18 +85,20 @@ void strbuf_init(struct strbuf *sb, size_t hint)
 
 void strbuf_release(struct strbuf *sb)
 {
-	free(sb->buf);
-	sb->buf = NULL;
+	if (sb->alloc)
+		free(sb->buf);
+	sb->buf = strbuf_slopbuf;
 	sb->len = sb->alloc = 0;
 }
 
 char *strbuf_detach(struct strbuf *sb, size_t *len)
 {
-	char *p = sb->buf;
+	char *p = sb->alloc ? sb->buf : xstrdup("");
 
 	if (len)
 		*len = sb->len;
-	strbuf_init(sb, 0);
+	sb->buf = strbuf_slopbuf;
+	sb->len = sb->alloc = 0;
 	return p;
 }
 
@@ -104,7 +110,7 @@ void strbuf_grow(struct strbuf *sb, size_t extra)
 		return;
 	if (need < sb->alloc * 2)
 		need = sb->alloc * 2;
-	sb->buf = xrealloc(sb->buf, need);
+	sb->buf = xrealloc(sb->alloc ? sb->buf : NULL, need);
 	sb->alloc = need;
 }
 
@@ -155,7 +161,8 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...)
 void strbuf_reset(struct strbuf *sb)
 {
 	sb->len = 0;
-	sb->buf[0] = '\0';
+	if (sb->alloc)
+		sb->buf[0] = '\0';
 }
 
 int error(const char *fmt, ...)

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Runs every test: unit, integration (the real binary on loopback), fuzz
+# corpus replays and bounded libFuzzer runs, all under AddressSanitizer and
+# UndefinedBehaviorSanitizer. Installs what is missing first (Debian 12, as
+# root). Ends with one line: "N passed, N failed".
+#
+#   scripts/test.sh                 everything
+#   scripts/test.sh --suite unit    one meson suite
+#   FUZZ_SECONDS=0 scripts/test.sh  skip the libFuzzer runs
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+
+apt_install_missing "${MINIK8S_BUILD_DEPS[@]}" "${MINIK8S_TEST_DEPS[@]}" || exit 1
+[ "$(id -u)" -eq 0 ] && fetch_kubectl_120
+
+BUILD=${BUILD:-build-test}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+passed=0
+failed=0
+
+if [ ! -d "$BUILD" ]; then
+	meson setup "$BUILD" -Db_sanitize=address,undefined -Db_lundef=false >/dev/null || exit 1
+fi
+if ! meson compile -C "$BUILD"; then
+	echo "build failed"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export ASAN_OPTIONS=detect_leaks=1
+meson test -C "$BUILD" --print-errorlogs --num-processes 2 "$@"
+meson_rc=$?
+# Count meson's results from its JSON log (one object per test).
+read -r p f < <(python3 - "$BUILD/meson-logs/testlog.json" <<'PY'
+import json, sys
+p = f = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["result"] in ("OK", "EXPECTEDFAIL"):
+        p += 1
+    elif r["result"] != "SKIP":
+        f += 1
+print(p, f)
+PY
+)
+passed=$((passed + p))
+failed=$((failed + f))
+[ $meson_rc -ne 0 ] && [ "$f" -eq 0 ] && failed=$((failed + 1))
+
+# libFuzzer: each target for a bounded time on its corpus, with clang.
+if [ "$FUZZ_SECONDS" -gt 0 ] && [ $# -eq 0 ] && command -v clang >/dev/null; then
+	FUZZ_BUILD=${FUZZ_BUILD:-build-fuzz}
+	if [ ! -d "$FUZZ_BUILD" ]; then
+		CC=clang meson setup "$FUZZ_BUILD" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	fi
+	if meson compile -C "$FUZZ_BUILD" >/dev/null; then
+		for t in "$FUZZ_BUILD"/tests/fuzz-*; do
+			[ -x "$t" ] || continue
+			name=${t##*/fuzz-}
+			corpus=tests/fuzz/corpus/$name
+			work=$(mktemp -d)
+			if "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
+				"$work" "$corpus" >"$work.log" 2>&1; then
+				echo "fuzz $name: ok (${FUZZ_SECONDS}s)"
+				passed=$((passed + 1))
+			else
+				echo "fuzz $name: FAILED"; tail -40 "$work.log"
+				failed=$((failed + 1))
+			fi
+			rm -rf "$work" "$work.log"
+		done
+	else
+		echo "fuzz build failed"; failed=$((failed + 1))
+	fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
