@@ -151,17 +151,21 @@ static bool old_has_port(const json_t *old, int64_t port)
 	return false;
 }
 
+/* Answers 422 for one field of a Service. Steals value. */
 static void invalid_service(struct apiserver *as, struct http_request *req, const json_t *svc,
-			    const char *field, const json_t *value, const char *detail)
+			    const char *field, json_t *value, const char *detail)
 {
 	struct field_errors errs = { 0 };
 	char *msg, *d;
 	json_t *st, *causes;
 
 	(void)as;
-	if (!req)
+	if (!req) {
+		json_decref(value);
 		return;
+	}
 	field_invalid(&errs, field, value, "%s", detail);
+	json_decref(value);
 	d = field_errors_string(&errs);
 	msg = xasprintf("Service \"%s\" is invalid: %s", obj_name(svc) ? obj_name(svc) : "", d);
 	st = status_new_details(422, "Invalid", msg, obj_name(svc), "", "Service");

@@ -445,7 +445,6 @@ int apiserver_start(struct apiserver *as, uv_loop_t *loop)
 		store_list(as->store, prefix, take_service, as);
 		free(prefix);
 	}
-	bootstrap_objects(as);
 
 	hc.bind_address = cfg->bind_address;
 	hc.port = cfg->secure_port;
@@ -458,6 +457,9 @@ int apiserver_start(struct apiserver *as, uv_loop_t *loop)
 		goto out;
 	}
 	cfg->secure_port = http_server_port(as->http);
+	/* After listening, so the kubernetes Endpoints carry the real port
+	 * even when --secure-port 0 picked one. /readyz says 500 until then. */
+	bootstrap_objects(as);
 	uv_timer_init(loop, &as->housekeeping);
 	as->housekeeping.data = as;
 	uv_timer_start(&as->housekeeping, on_housekeeping, 1000, HOUSEKEEPING_INTERVAL_MS);

@@ -162,10 +162,11 @@ static json_t *aggregated_group(const char *group)
 		const struct kind *k = kinds[i];
 		const char *subs[8];
 		int nsub;
-		json_t *subarr = json_array();
+		json_t *subarr;
 
 		if (strcmp(k->group, group))
 			continue;
+		subarr = json_array();
 		version = k->version;
 		nsub = kind_subresources(k, subs, 8);
 		for (int s = 0; s < nsub; s++) {

@@ -235,25 +235,32 @@ int time_parse_rfc3339(const char *s, time_t *out)
 
 void duration_short(int64_t s, char *buf, size_t len)
 {
-	/* kubectl's HumanDuration, coarsened: two units while they matter. */
-	if (s < 0)
-		s = 0;
-	if (s < 120)
+	/* kubectl's HumanDuration: two units while the second one matters,
+	 * and a zero second unit left out ("5m", not "5m0s"). */
+	int64_t m = s / 60, h = s / 3600, d = h / 24;
+
+	if (s < -1)
+		snprintf(buf, len, "<invalid>");
+	else if (s < 0)
+		snprintf(buf, len, "0s");
+	else if (s < 120)
 		snprintf(buf, len, "%llds", (long long)s);
-	else if (s < 600)
-		snprintf(buf, len, "%lldm%llds", (long long)(s / 60), (long long)(s % 60));
-	else if (s < 3 * 3600)
-		snprintf(buf, len, "%lldm", (long long)(s / 60));
-	else if (s < 8 * 3600)
-		snprintf(buf, len, "%lldh%lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
-	else if (s < 48 * 3600)
-		snprintf(buf, len, "%lldh", (long long)(s / 3600));
-	else if (s < 8 * 86400)
-		snprintf(buf, len, "%lldd%lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
-	else if (s < 2 * 365 * 86400LL)
-		snprintf(buf, len, "%lldd", (long long)(s / 86400));
+	else if (m < 10)
+		snprintf(buf, len, s % 60 ? "%lldm%llds" : "%lldm", (long long)m, (long long)(s % 60));
+	else if (m < 180)
+		snprintf(buf, len, "%lldm", (long long)m);
+	else if (h < 8)
+		snprintf(buf, len, m % 60 ? "%lldh%lldm" : "%lldh", (long long)h, (long long)(m % 60));
+	else if (h < 48)
+		snprintf(buf, len, "%lldh", (long long)h);
+	else if (h < 24 * 8)
+		snprintf(buf, len, h % 24 ? "%lldd%lldh" : "%lldd", (long long)d, (long long)(h % 24));
+	else if (h < 24 * 365 * 2)
+		snprintf(buf, len, "%lldd", (long long)d);
+	else if (h < 24 * 365 * 8)
+		snprintf(buf, len, d % 365 ? "%lldy%lldd" : "%lldy", (long long)(d / 365), (long long)(d % 365));
 	else
-		snprintf(buf, len, "%lldy", (long long)(s / (365 * 86400LL)));
+		snprintf(buf, len, "%lldy", (long long)(d / 365));
 }
 
 uint64_t now_ms(void)

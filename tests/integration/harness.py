@@ -168,6 +168,7 @@ class Cluster:
 
     def cleanup(self):
         rc = self.stop()
+        self.final_log = self.read_log()
         if self.own_dir:
             shutil.rmtree(self.tmp, ignore_errors=True)
         return rc
@@ -237,6 +238,21 @@ class Cluster:
         if check_rc and p.returncode != 0:
             raise CheckFailed(f"kubectl {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
         return p
+
+
+def minictl(self, *args, input=None, check_rc=True, timeout=60, kubeconfig=True, env=None):
+    """Runs `minik8s ctl ARGS` against this cluster; returns CompletedProcess."""
+    cmd = [BIN, "ctl"] + (["--kubeconfig", self.kubeconfig] if kubeconfig else []) + list(args)
+    e = self.env()
+    if env:
+        e.update(env)
+    p = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout, env=e)
+    if check_rc and p.returncode != 0:
+        raise CheckFailed(f"minictl {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+Cluster.minictl = minictl
 
 
 class Watch:
@@ -329,7 +345,7 @@ def run_tests(namespace, shared=True, cluster_args=None):
             rc = cluster.cleanup()
             if rc not in (0, -15):
                 failed += 1
-                print(f"FAIL server exit code {rc} at shutdown (a sanitizer report?)\n{cluster.read_log()}")
+                print(f"FAIL server exit code {rc} at shutdown (a sanitizer report?)\n{cluster.final_log}")
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     if failed:
         sys.exit(1)
