@@ -78,24 +78,35 @@ json_t *table_new(const struct kind *k, const json_t *objs, const struct http_re
 	json_t *t = json_pack("{s:s, s:s, s:{}}", "kind", "Table", "apiVersion", "meta.k8s.io/v1", "metadata");
 	json_t *cols = json_array(), *rows = json_array();
 	char *include = http_request_query(req, "includeObject");
+	/* Events print their name last, and only with -o wide, as Kubernetes'
+	 * event printer does; every other kind starts with it. */
+	bool name_last = k == &kind_event;
+	json_t *name_col = column_def("Name", "string", "name",
+				      "Name must be unique within a namespace. Is required when creating "
+				      "resources, although some resources may allow a client to request the "
+				      "generation of an appropriate name automatically.", name_last ? 1 : 0);
 	time_t now = time(NULL);
 	size_t i;
 	json_t *obj;
 
-	json_array_append_new(cols, column_def("Name", "string", "name",
-					       "Name must be unique within a namespace. Is required when creating "
-					       "resources, although some resources may allow a client to request the "
-					       "generation of an appropriate name automatically.", 0));
+	if (!name_last)
+		json_array_append_new(cols, name_col);
 	for (const struct table_column *c = k->columns; c && c->name; c++)
 		json_array_append_new(cols, column_def(c->name, c->type, c->format, c->description, c->priority));
+	if (name_last)
+		json_array_append_new(cols, name_col);
 
 	json_array_foreach(objs, i, obj) {
 		json_t *cells = json_array();
-		json_array_append_new(cells, json_string(obj_name(obj) ? obj_name(obj) : ""));
+		json_t *name = json_string(obj_name(obj) ? obj_name(obj) : "");
+		if (!name_last)
+			json_array_append_new(cells, name);
 		for (const struct table_column *c = k->columns; c && c->name; c++) {
 			json_t *cell = c->cell ? c->cell(obj, now) : NULL;
 			json_array_append_new(cells, cell ? cell : json_string("<none>"));
 		}
+		if (name_last)
+			json_array_append_new(cells, name);
 		json_array_append_new(rows, json_pack("{s:o, s:o}", "cells", cells, "object",
 						      row_object(obj, include ? include : "Metadata")));
 	}
