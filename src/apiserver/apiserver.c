@@ -462,7 +462,13 @@ int apiserver_start(struct apiserver *as, uv_loop_t *loop)
 	bootstrap_objects(as);
 	uv_timer_init(loop, &as->housekeeping);
 	as->housekeeping.data = as;
-	uv_timer_start(&as->housekeeping, on_housekeeping, 1000, HOUSEKEEPING_INTERVAL_MS);
+	{
+		/* Often enough that an Event outlives its TTL by at most half of it. */
+		uint64_t every = HOUSEKEEPING_INTERVAL_MS;
+		if (cfg->event_ttl_ms / 2 < (int64_t)every)
+			every = cfg->event_ttl_ms / 2 > 500 ? (uint64_t)cfg->event_ttl_ms / 2 : 500;
+		uv_timer_start(&as->housekeeping, on_housekeeping, every, every);
+	}
 	log_info("apiserver listening address=%s:%d data-dir=%s", cfg->bind_address, cfg->secure_port,
 		 cfg->data_dir);
 	rc = 0;

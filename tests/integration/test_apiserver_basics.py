@@ -630,5 +630,25 @@ def test_namespace_termination_blocks_creates(c):
     check_eq(c.get("/api/v1/namespaces/doomed").status, 404, "namespace gone once finalized")
 
 
+def test_events_expire_after_ttl(c):
+    c2 = Cluster(extra_args=["--event-ttl", "2s"])
+    try:
+        ev = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": "web.1"},
+              "involvedObject": {"kind": "Pod", "name": "web", "namespace": "default"},
+              "reason": "Started", "message": "Started container web", "type": "Normal"}
+        r = c2.post("/api/v1/namespaces/default/events", ev)
+        check_eq(r.status, 201, f"create event: {r}")
+        check_eq(c2.get("/api/v1/namespaces/default/events/web.1").status, 200, "event there at first")
+        wait_for(lambda: c2.get("/api/v1/namespaces/default/events/web.1").status == 404, timeout=15,
+                 what="the event to expire")
+        cm = c2.post("/api/v1/namespaces/default/configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
+                                                               "metadata": {"name": "stays"}})
+        check_eq(cm.status, 201, "configmap")
+        time.sleep(2.5)
+        check_eq(c2.get("/api/v1/namespaces/default/configmaps/stays").status, 200, "only events expire")
+    finally:
+        check_eq(c2.cleanup(), 0, "clean exit")
+
+
 if __name__ == "__main__":
     run_tests(globals())
