@@ -62,33 +62,6 @@ static const struct flag *find_flag(const struct flag *const *tables, const char
 	return NULL;
 }
 
-/* Levenshtein distance, for "did you mean" hints. */
-static int distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	int *row = xcalloc(lb + 1, sizeof(int)), d;
-
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (int)j;
-	for (size_t i = 1; i <= la; i++) {
-		int prev = row[0];
-		row[0] = (int)i;
-		for (size_t j = 1; j <= lb; j++) {
-			int cur = row[j];
-			int best = prev + (a[i - 1] != b[j - 1]);
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			prev = cur;
-		}
-	}
-	d = row[lb];
-	free(row);
-	return d;
-}
-
 static void unknown_flag(const struct flag *const *tables, const char *name)
 {
 	const struct flag *best = NULL;
@@ -96,7 +69,7 @@ static void unknown_flag(const struct flag *const *tables, const char *name)
 
 	for (int t = 0; tables[t]; t++)
 		for (const struct flag *f = tables[t]; f->name; f++) {
-			int d = distance(name, f->name);
+			int d = str_distance(name, f->name);
 			if (d < bestd) {
 				bestd = d;
 				best = f;

@@ -133,8 +133,19 @@ static void test_object(void)
 	json_decref(st);
 }
 
+static void test_distance(void)
+{
+	CHECK_INT(str_distance("", ""), 0);
+	CHECK_INT(str_distance("deploy", "deploy"), 0);
+	CHECK_INT(str_distance("deploymnt", "deployment"), 1);
+	CHECK_INT(str_distance("pods", "pod"), 1);
+	CHECK_INT(str_distance("kitten", "sitting"), 3);
+	CHECK_INT(str_distance("", "abc"), 3);
+}
+
 int main(void)
 {
+	test_distance();
 	test_strbuf();
 	test_time();
 	test_duration();
