@@ -41,3 +41,25 @@ fetch_kubectl_120() {
 	fi
 	rm -rf "$tmp"
 }
+
+# A Docker Engine on /var/run/docker.sock: installs Debian's docker.io when
+# missing and starts dockerd when no daemon answers, then waits for it.
+# Checks the socket, not the client: a docker client can exist without an engine.
+docker_answers() {
+	curl -fsS --max-time 2 --unix-socket /var/run/docker.sock http://docker/_ping >/dev/null 2>&1
+}
+
+ensure_docker() {
+	docker_answers && return 0
+	apt_install_missing docker.io iptables busybox-static || return 1
+	docker_answers && return 0
+	mkdir -p /var/log/minik8s
+	echo "starting dockerd (log: /var/log/minik8s/dockerd.log)"
+	nohup dockerd >>/var/log/minik8s/dockerd.log 2>&1 &
+	for _ in $(seq 1 60); do
+		docker_answers && return 0
+		sleep 1
+	done
+	echo "error: dockerd did not answer on /var/run/docker.sock within 60s; see /var/log/minik8s/dockerd.log" >&2
+	return 1
+}

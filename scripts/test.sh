@@ -12,7 +12,11 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
 apt_install_missing "${MINIK8S_BUILD_DEPS[@]}" "${MINIK8S_TEST_DEPS[@]}" || exit 1
-[ "$(id -u)" -eq 0 ] && fetch_kubectl_120
+if [ "$(id -u)" -eq 0 ]; then
+	fetch_kubectl_120
+	# The e2e suite drives a real Docker Engine; without one those tests skip.
+	ensure_docker || echo "note: no Docker Engine; e2e tests will skip" >&2
+fi
 
 BUILD=${BUILD:-build-test}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
