@@ -59,10 +59,14 @@ if [ "$FUZZ_SECONDS" -gt 0 ] && [ $# -eq 0 ] && command -v clang >/dev/null; the
 	if [ ! -d "$FUZZ_BUILD" ]; then
 		CC=clang meson setup "$FUZZ_BUILD" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 	fi
-	if meson compile -C "$FUZZ_BUILD" >/dev/null; then
-		for t in "$FUZZ_BUILD"/tests/fuzz-*; do
-			[ -x "$t" ] || continue
-			name=${t##*/fuzz-}
+	targets=()
+	for d in tests/fuzz/corpus/*/; do
+		targets+=("fuzz-$(basename "$d")")
+	done
+	if meson compile -C "$FUZZ_BUILD" "${targets[@]}" >/dev/null; then
+		for target in "${targets[@]}"; do
+			t="$FUZZ_BUILD/tests/$target"
+			name=${target#fuzz-}
 			corpus=tests/fuzz/corpus/$name
 			work=$(mktemp -d)
 			if "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
