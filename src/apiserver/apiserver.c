@@ -290,10 +290,11 @@ static void bootstrap_objects(struct apiserver *as)
 				as->cfg.secure_port, "protocol", "TCP"),
 		      true);
 	ensure_object(b, &kind_service,
-		      json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}}, s:{s:s, s:s, s:[{s:s, s:i, s:s, s:i},"
+		      json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s, s:s}}, s:{s:s, s:s, s:[{s:s, s:i, s:s, s:i},"
 				"{s:s, s:i, s:s, s:i}]}}",
 				"apiVersion", "v1", "kind", "Service", "metadata", "name", "kube-dns", "namespace",
-				"kube-system", "labels", "k8s-app", "kube-dns", "kubernetes.io/name", "minik8s-dns",
+				"kube-system", "labels", "k8s-app", "kube-dns", "kubernetes.io/name", "KubeDNS",
+				"kubernetes.io/cluster-service", "true",
 				"spec", "type", "ClusterIP", "clusterIP", "10.96.0.10", "ports", "name", "dns", "port",
 				53, "protocol", "UDP", "targetPort", 53, "name", "dns-tcp", "port", 53, "protocol",
 				"TCP", "targetPort", 53),

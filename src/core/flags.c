@@ -81,6 +81,30 @@ static void unknown_flag(const struct flag *const *tables, const char *name)
 		fprintf(stderr, "error: unknown flag '--%s'; see --help for the flags this command takes\n", name);
 }
 
+/* String flags given twice (`-n a -n b`) must not leak the first copy, but
+ * defaults are string literals we must not free: remember which values we
+ * allocated, per variable. */
+static struct owned_string {
+	char **slot;
+	char *value;
+} owned[64];
+
+static void set_string(char **slot, const char *val)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(owned) && owned[i].slot; i++)
+		if (owned[i].slot == slot)
+			break;
+	if (i < ARRAY_SIZE(owned) && owned[i].slot == slot && *slot == owned[i].value)
+		free(owned[i].value);
+	*slot = xstrdup(val);
+	if (i < ARRAY_SIZE(owned)) {
+		owned[i].slot = slot;
+		owned[i].value = *slot;
+	}
+}
+
 static int set_flag(const struct flag *f, const char *val)
 {
 	char *end;
@@ -88,7 +112,7 @@ static int set_flag(const struct flag *f, const char *val)
 
 	switch (f->type) {
 	case FLAG_STRING:
-		*(char **)f->value = xstrdup(val);
+		set_string(f->value, val);
 		return 0;
 	case FLAG_INT:
 		errno = 0;

@@ -13,6 +13,7 @@
  * reach libyaml's header relative to the system include directory. */
 #include <../include/yaml.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -1022,6 +1023,25 @@ static int emit_plain(yaml_emitter_t *e, const char *text)
 	return emit(e, &ev);
 }
 
+/* "2026-12-03" or "2026-12-03T19:46:42Z": go-yaml resolves these plain
+ * scalars as timestamps, so kubectl prints them quoted; so do we. */
+static bool is_timestamp_like(const char *s, size_t len)
+{
+	size_t i = 0, n;
+
+	for (n = 0; i < len && isdigit((unsigned char)s[i]) && n < 4; i++, n++)
+		;
+	if (n != 4 || i >= len || s[i++] != '-')
+		return false;
+	for (n = 0; i < len && isdigit((unsigned char)s[i]) && n < 2; i++, n++)
+		;
+	if (!n || i >= len || s[i++] != '-')
+		return false;
+	for (n = 0; i < len && isdigit((unsigned char)s[i]) && n < 2; i++, n++)
+		;
+	return n && (i == len || s[i] == 'T' || s[i] == 't' || s[i] == ' ' || s[i] == '\t');
+}
+
 /*
  * Plain only when reading it back plain gives the same string; strings
  * that would read as something else are double-quoted (as kubectl prints
@@ -1034,7 +1054,7 @@ static int emit_string(yaml_emitter_t *e, const char *s, size_t len)
 	struct resolved r;
 	yaml_event_t ev;
 
-	if (resolve_plain(s, len, &r) != SK_STR || is_base60_float(s, len) ||
+	if (resolve_plain(s, len, &r) != SK_STR || is_base60_float(s, len) || is_timestamp_like(s, len) ||
 	    (len == 2 && !memcmp(s, "<<", 2)))
 		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 	else if (memchr(s, '\n', len))

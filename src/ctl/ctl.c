@@ -48,6 +48,35 @@ static void usage(FILE *out)
 		     "-n/--namespace NS, -A/--all-namespaces. `minictl <verb> --help` for a verb's flags.\n");
 }
 
+/*
+ * kubectl takes global flags before the verb too (`minictl -n kube-system
+ * get pods`). Moves the first argument that is not a global flag (or its
+ * value) to argv[1], keeping the order of the rest, so each verb sees
+ * `verb [flags and arguments...]`. Returns 0, or -1 if there is no verb.
+ */
+static int verb_first(int argc, char **argv)
+{
+	static const char *const with_value[] = { "--kubeconfig", "-s", "--server", "--token", "--context",
+						  "-n", "--namespace", "-v", "--request-timeout", NULL };
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-' && strcmp(argv[i], "--help") && strcmp(argv[i], "-h")) {
+		bool takes = false;
+		for (const char *const *w = with_value; *w; w++)
+			if (!strcmp(argv[i], *w))
+				takes = true;
+		i += takes ? 2 : 1;
+	}
+	if (i >= argc)
+		return -1;
+	if (i > 1) {
+		char *verb = argv[i];
+		memmove(argv + 2, argv + 1, sizeof(char *) * (size_t)(i - 1));
+		argv[1] = verb;
+	}
+	return 0;
+}
+
 int cmd_ctl(int argc, char **argv)
 {
 	struct ctl c;
@@ -57,6 +86,10 @@ int cmd_ctl(int argc, char **argv)
 	/* A CLI prints its own errors; only problems worth a log line show. */
 	if (!getenv("MINIK8S_LOG_LEVEL"))
 		log_set_level("error");
+	if (argc >= 2 && argv[1][0] == '-' && verb_first(argc, argv) < 0) {
+		fprintf(stderr, "error: no verb given after the flags\nRun 'minictl --help' for usage.\n");
+		return 1;
+	}
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 1 : 0;

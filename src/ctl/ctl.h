@@ -133,6 +133,10 @@ struct ctl_table_opts {
 };
 void ctl_print_table(const json_t *table, const struct ctl_table_opts *o);
 
+/* Sets a node's spec.unschedulable (cordon.c; drain uses it too). *changed
+ * says whether it was different before. 0, or -1 after printing. */
+int ctl_node_set_unschedulable(struct ctl *c, const char *name, bool want, bool *changed);
+
 /* Verbs. */
 int ctl_apply(struct ctl *c, int argc, char **argv);
 int ctl_create(struct ctl *c, int argc, char **argv);
