@@ -650,5 +650,34 @@ def test_events_expire_after_ttl(c):
         check_eq(c2.cleanup(), 0, "clean exit")
 
 
+def test_binary_help_version_and_errors(c):
+    import subprocess
+    from harness import BIN
+
+    def run(*args):
+        return subprocess.run([BIN] + list(args), capture_output=True, text=True, timeout=20)
+
+    r = run("--version")
+    check_eq(r.returncode, 0, "--version")
+    check(r.stdout.startswith("minik8s ") and "v1.32" in r.stdout, r.stdout)
+    r = run("--help")
+    check_eq(r.returncode, 0, "--help")
+    for cmd in ("server", "apiserver", "ctl", "token"):
+        check(f"  {cmd} " in r.stdout, f"--help lists {cmd}")
+    r = run("apiserver", "--help")
+    check_eq(r.returncode, 0, "apiserver --help")
+    for flag in ("--secure-port", "--data-dir", "--service-cluster-ip-range", "--tls-san"):
+        check(flag in r.stdout, f"apiserver --help lists {flag}")
+    r = run("frobnicate")
+    check(r.returncode == 1 and "unknown command 'frobnicate'" in r.stderr, r.stderr)
+    r = run("apiserver", "--secure-prot", "1")
+    check(r.returncode == 1 and "did you mean '--secure-port'" in r.stderr, r.stderr)
+    r = run("token", "--data-dir", c.data_dir)
+    check_eq(r.returncode, 0, f"token: {r.stderr}")
+    check(r.stdout.startswith("K10") and "::node:" in r.stdout, r.stdout)
+    r = run("token", "--data-dir", "/nonexistent/dir")
+    check(r.returncode == 1 and "start one with `minik8s server" in r.stderr, r.stderr)
+
+
 if __name__ == "__main__":
     run_tests(globals())
