@@ -427,7 +427,7 @@ static int parse_head(struct conn *c, const char *head, size_t len)
 	struct response *r = &c->r;
 	const char *p = head, *end = head + len;
 
-	if (len < 12 || strncmp(head, "HTTP/1.", 7)) {
+	if (!head || len < 12 || strncmp(head, "HTTP/1.", 7)) {
 		bench_fail(c->b, "%s answered something that is not HTTP/1.x: '%.40s'", c->t->label, head);
 		return -1;
 	}
