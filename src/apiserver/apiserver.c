@@ -171,6 +171,15 @@ void apiserver_handle(struct http_request *req, void *data)
 			       "Unauthorized: a valid bearer token is required (see <data-dir>/admin.kubeconfig)");
 		return;
 	}
+	if (!strcmp(req->path, "/minik8s/v1/join")) {
+		handle_join(as, req, &who);
+		return;
+	}
+	if (who.bootstrap) {
+		respond_status(req, 403, "Forbidden", "the join token only allows POST /minik8s/v1/join; "
+			       "use the credential it returns");
+		return;
+	}
 	if (handle_discovery(as, req))
 		return;
 	rc = parse_resource_path(req, &p);
@@ -181,6 +190,8 @@ void apiserver_handle(struct http_request *req, void *data)
 			       req->path);
 		return;
 	}
+	if (!who.admin && authorize_node(as, req, &p, &who) < 0)
+		return;
 	handle_resource(as, req, &p, &who);
 }
 
@@ -446,6 +457,7 @@ int apiserver_start(struct apiserver *as, uv_loop_t *loop)
 		store_list(as->store, prefix, take_service, as);
 		free(prefix);
 	}
+	auth_load_node_tokens(as->auth, as->store);
 
 	hc.bind_address = cfg->bind_address;
 	hc.port = cfg->secure_port;

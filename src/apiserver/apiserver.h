@@ -39,9 +39,10 @@ struct apiserver_config {
 
 /* An identity established from a bearer token. */
 struct identity {
-	const char *user;  /* "admin", "system:node:<name>", "system:apiserver" */
+	char user[300];    /* "admin", "system:node:<name>", "system:bootstrap" */
 	bool admin;        /* may do anything */
-	const char *node;  /* non-NULL for a node's credential: its node name */
+	bool bootstrap;    /* the join secret: may only call /minik8s/v1/join */
+	char node[254];    /* a node's credential: its node name, else "" */
 };
 
 struct allocator;
@@ -160,5 +161,21 @@ void auth_free(struct auth *a);
 bool auth_authenticate(struct auth *a, const struct http_request *req, struct identity *who);
 const char *auth_admin_token(const struct auth *a);
 const char *auth_node_token(const struct auth *a);
+/* The token the apiserver shows kubelets (their port accepts only it). */
+const char *auth_kubelet_client_token(const struct auth *a);
+/* Node credentials: token -> node name, loaded from the node-credential
+ * Secrets in kube-system at start and added to as nodes join. */
+void auth_set_node_token(struct auth *a, const char *node, const char *token);
+void auth_load_node_tokens(struct auth *a, struct store *s);
+
+/* Node join (join.c): POST /minik8s/v1/join with the join secret. */
+void handle_join(struct apiserver *as, struct http_request *req, const struct identity *who);
+/* The Secret that holds a node's credential. */
+#define NODE_CREDENTIAL_PREFIX "minik8s-node-"
+
+/* Authorization (authz.c): what a node's credential may do. 0 to go on, or
+ * -1 after answering 403. Admins are never asked. */
+int authorize_node(struct apiserver *as, struct http_request *req, const struct api_path *p,
+		   const struct identity *who);
 
 #endif

@@ -1,34 +1,49 @@
 /*
- * Authentication by bearer token. The tokens live in <data-dir>/pki
- * (admin.token for people and the control plane's own components,
- * node.token, the secret part of the node-join token). Comparison is
- * constant-time so a token cannot be guessed byte by byte from timings.
+ * Authentication by bearer token. Four kinds of token:
+ *   admin.token          people and the control plane's own components
+ *   node.token           the secret part of the join token: may only join
+ *   node credentials     one per node, issued at join (join.c), kept as
+ *                        Secrets in kube-system so they survive restarts
+ *   kubelet-client.token what the apiserver shows a kubelet's port
+ * Comparison is constant-time so a token cannot be guessed byte by byte.
  */
 #include "apiserver/apiserver.h"
 #include "apiserver/pki.h"
+#include "core/log.h"
+#include "core/object.h"
 #include "core/util.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct auth {
 	char *admin;
 	char *node;
+	char *kubelet_client;
+	json_t *node_tokens; /* token -> node name */
 };
+
+static char *load_token(const char *data_dir, const char *name)
+{
+	char *f = xasprintf("%s/pki/%s", data_dir, name);
+	char *t = pki_load_or_create_token(f);
+
+	free(f);
+	return t;
+}
 
 struct auth *auth_new(const char *data_dir)
 {
 	struct auth *a = xcalloc(1, sizeof(*a));
-	char *f;
 
-	f = xasprintf("%s/pki/admin.token", data_dir);
-	a->admin = pki_load_or_create_token(f);
-	free(f);
-	f = xasprintf("%s/pki/node.token", data_dir);
-	a->node = pki_load_or_create_token(f);
-	free(f);
-	if (!a->admin || !a->node) {
+	a->admin = load_token(data_dir, "admin.token");
+	a->node = load_token(data_dir, "node.token");
+	a->kubelet_client = load_token(data_dir, "kubelet-client.token");
+	a->node_tokens = json_object();
+	if (!a->admin || !a->node || !a->kubelet_client) {
 		auth_free(a);
 		return NULL;
 	}
@@ -41,7 +56,50 @@ void auth_free(struct auth *a)
 		return;
 	free(a->admin);
 	free(a->node);
+	free(a->kubelet_client);
+	json_decref(a->node_tokens);
 	free(a);
+}
+
+void auth_set_node_token(struct auth *a, const char *node, const char *token)
+{
+	const char *t;
+	json_t *v, *tmp;
+
+	/* A node has one credential: drop an older one. */
+	json_object_foreach_safe(a->node_tokens, tmp, t, v)
+		if (!strcmp(json_string_value(v), node))
+			json_object_del(a->node_tokens, t);
+	json_object_set_new(a->node_tokens, token, json_string(node));
+}
+
+static int load_one(const char *key, const json_t *secret, void *data)
+{
+	struct auth *a = data;
+	const char *b64 = obj_str(secret, "data.token"), *node = obj_label(secret, "minik8s.io/node");
+	unsigned char buf[256];
+	int n;
+
+	(void)key;
+	if (!b64 || !node || strlen(b64) > 300)
+		return 0;
+	n = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)strlen(b64));
+	if (n <= 0)
+		return 0;
+	/* EVP_DecodeBlock counts padding as zero bytes. */
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
+	buf[n] = '\0';
+	auth_set_node_token(a, node, (const char *)buf);
+	return 0;
+}
+
+void auth_load_node_tokens(struct auth *a, struct store *s)
+{
+	char *prefix = xasprintf("/registry/secrets/kube-system/%s", NODE_CREDENTIAL_PREFIX);
+
+	store_list(s, prefix, load_one, a);
+	free(prefix);
 }
 
 static bool token_equal(const char *given, size_t len, const char *want)
@@ -52,6 +110,8 @@ static bool token_equal(const char *given, size_t len, const char *want)
 bool auth_authenticate(struct auth *a, const struct http_request *req, struct identity *who)
 {
 	const char *h = http_request_header(req, "Authorization");
+	const char *t;
+	json_t *v;
 	size_t len;
 
 	memset(who, 0, sizeof(*who));
@@ -64,9 +124,23 @@ bool auth_authenticate(struct auth *a, const struct http_request *req, struct id
 	while (len && (h[len - 1] == ' ' || h[len - 1] == '\r'))
 		len--;
 	if (token_equal(h, len, a->admin)) {
-		who->user = "admin";
+		snprintf(who->user, sizeof(who->user), "admin");
 		who->admin = true;
 		return true;
+	}
+	if (token_equal(h, len, a->node)) {
+		snprintf(who->user, sizeof(who->user), "system:bootstrap");
+		who->bootstrap = true;
+		return true;
+	}
+	/* Node credentials: compared one by one in constant time each, so a
+	 * lookup by value cannot leak a prefix through timing. */
+	json_object_foreach(a->node_tokens, t, v) {
+		if (token_equal(h, len, t)) {
+			snprintf(who->node, sizeof(who->node), "%s", json_string_value(v));
+			snprintf(who->user, sizeof(who->user), "system:node:%s", who->node);
+			return true;
+		}
 	}
 	return false;
 }
@@ -79,4 +153,9 @@ const char *auth_admin_token(const struct auth *a)
 const char *auth_node_token(const struct auth *a)
 {
 	return a->node;
+}
+
+const char *auth_kubelet_client_token(const struct auth *a)
+{
+	return a->kubelet_client;
 }
