@@ -8,6 +8,7 @@
  *   2. Declare it in src/commands.h and add a row to `commands` below.
  */
 #include "commands.h"
+#include "core/component.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -25,6 +26,11 @@ struct command {
 static const struct command commands[] = {
 	{ "server", cmd_server, "run a whole control plane (apiserver, controllers, scheduler) on this machine" },
 	{ "apiserver", cmd_apiserver, "run the API server alone" },
+	{ "controller-manager", cmd_controller_manager, "run the controllers alone (deployments, replica sets, endpoints, nodes, ...)" },
+	{ "scheduler", cmd_scheduler, "run the scheduler alone" },
+	{ "kubelet", cmd_kubelet, "run the node agent alone: pods on the Docker Engine (see docs/kubelet.md)" },
+	{ "proxy", cmd_proxy, "run the service proxy and cluster DNS alone (see docs/networking.md)" },
+	{ "hollow-node", cmd_hollow_node, "run N fake nodes without Docker, for tests and benchmarks (as kubemark)" },
 	{ "ctl", cmd_ctl, "the CLI (also installed as `minictl`)" },
 	{ "token", cmd_token, "print the node-join token of the cluster in --data-dir" },
 	{ "version", cmd_version, "print the version" },
@@ -37,6 +43,31 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-20s %s\n", commands[i].name, commands[i].help);
 	fprintf(out, "\nRun `minik8s <command> --help` for a command's flags.\n");
+}
+
+int cmd_controller_manager(int argc, char **argv)
+{
+	return component_main(&controller_manager_component, argc, argv);
+}
+
+int cmd_scheduler(int argc, char **argv)
+{
+	return component_main(&scheduler_component, argc, argv);
+}
+
+int cmd_kubelet(int argc, char **argv)
+{
+	return component_main(&kubelet_component, argc, argv);
+}
+
+int cmd_proxy(int argc, char **argv)
+{
+	return component_main(&proxy_component, argc, argv);
+}
+
+int cmd_hollow_node(int argc, char **argv)
+{
+	return component_main(&hollow_node_component, argc, argv);
 }
 
 int cmd_version(int argc, char **argv)

@@ -9,6 +9,7 @@
 #include "apiserver/pki.h"
 #include "client/kubeconfig.h"
 #include "commands.h"
+#include "core/component.h"
 #include "core/flags.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -85,6 +86,10 @@ struct runner {
 	uv_signal_t sigint, sigterm;
 	struct apiserver as;
 	bool stopping;
+	/* Components on their own threads (server only), stopped before the
+	 * apiserver so they never see it vanish mid-request. */
+	struct component_thread *threads[4];
+	int nthreads;
 };
 
 static void on_signal_closed(uv_handle_t *h)
@@ -110,7 +115,26 @@ static void on_signal(uv_signal_t *s, int signum)
 	}
 	r->stopping = true;
 	log_info("stopping signal=%d", signum);
+	for (int i = r->nthreads - 1; i >= 0; i--)
+		if (component_thread_stop(r->threads[i]) != 0)
+			log_warn("a component did not close all its handles");
+	r->nthreads = 0;
 	apiserver_stop(&r->as, on_apiserver_stopped, r);
+}
+
+/* Startup failed part way: stop what did start, let the loop close it, exit 1. */
+static int abort_run(struct runner *r)
+{
+	for (int i = r->nthreads - 1; i >= 0; i--)
+		component_thread_stop(r->threads[i]);
+	r->nthreads = 0;
+	r->stopping = true;
+	uv_signal_init(&r->loop, &r->sigint);
+	uv_signal_init(&r->loop, &r->sigterm);
+	apiserver_stop(&r->as, on_apiserver_stopped, r);
+	uv_run(&r->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&r->loop);
+	return 1;
 }
 
 static int run_apiserver_loop(struct runner *r)
@@ -182,15 +206,8 @@ int cmd_apiserver(int argc, char **argv)
 		return 1;
 	r.as.cfg = acfg;
 	uv_loop_init(&r.loop);
-	if (apiserver_start(&r.as, &r.loop) < 0) {
-		r.stopping = true;
-		apiserver_stop(&r.as, on_apiserver_stopped, &r);
-		uv_signal_init(&r.loop, &r.sigint);
-		uv_signal_init(&r.loop, &r.sigterm);
-		uv_run(&r.loop, UV_RUN_DEFAULT);
-		uv_loop_close(&r.loop);
-		return 1;
-	}
+	if (apiserver_start(&r.as, &r.loop) < 0)
+		return abort_run(&r);
 	return run_apiserver_loop(&r);
 }
 
@@ -202,9 +219,15 @@ int cmd_server(int argc, char **argv)
 		  "run only the control plane, no kubelet and proxy on this machine" },
 		{ NULL, 0, NULL, NULL },
 	};
-	static const struct flag *const tables[] = { common_flags, apiserver_flags, server_flags, NULL };
+	static const struct flag *tables[] = { common_flags, apiserver_flags, server_flags, NULL, NULL, NULL };
+	static const struct component *const control_plane[] = { &controller_manager_component,
+								 &scheduler_component };
 	struct runner r = { 0 };
-	char *token;
+	char *token, *kubeconfig;
+
+	/* `server` accepts every flag of the components it runs. */
+	tables[3] = controller_manager_component.flags;
+	tables[4] = scheduler_component.flags;
 
 	log_set_component("apiserver");
 	if (parse_component_flags(tables,
@@ -214,15 +237,19 @@ int cmd_server(int argc, char **argv)
 		return 1;
 	r.as.cfg = acfg;
 	uv_loop_init(&r.loop);
-	if (apiserver_start(&r.as, &r.loop) < 0 || write_admin_kubeconfig(&r.as) < 0) {
-		r.stopping = true;
-		apiserver_stop(&r.as, on_apiserver_stopped, &r);
-		uv_signal_init(&r.loop, &r.sigint);
-		uv_signal_init(&r.loop, &r.sigterm);
-		uv_run(&r.loop, UV_RUN_DEFAULT);
-		uv_loop_close(&r.loop);
-		return 1;
+	if (apiserver_start(&r.as, &r.loop) < 0 || write_admin_kubeconfig(&r.as) < 0)
+		return abort_run(&r);
+	kubeconfig = xasprintf("%s/admin.kubeconfig", acfg.data_dir);
+	for (size_t i = 0; i < ARRAY_SIZE(control_plane); i++) {
+		struct component_thread *t = component_thread_start(control_plane[i], kubeconfig);
+		if (!t) {
+			error("cannot start the %s; see the messages above", control_plane[i]->name);
+			free(kubeconfig);
+			return abort_run(&r);
+		}
+		r.threads[r.nthreads++] = t;
 	}
+	free(kubeconfig);
 	token = pki_join_token(acfg.data_dir);
 	if (token)
 		log_info("cluster up; join nodes with: minik8s agent --server https://%s:%d --token %s",
