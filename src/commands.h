@@ -17,6 +17,7 @@ int cmd_scheduler(int argc, char **argv);
 int cmd_kubelet(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
 int cmd_hollow_node(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 /* The components `minik8s server` runs beside the apiserver (each defined
  * in its own directory; see src/core/component.h). */
@@ -26,5 +27,6 @@ extern const struct component scheduler_component;
 extern const struct component hollow_node_component;
 extern const struct component kubelet_component;
 extern const struct component proxy_component;
+extern const struct component agent_component;
 
 #endif

@@ -30,6 +30,7 @@ static const struct command commands[] = {
 	{ "scheduler", cmd_scheduler, "run the scheduler alone" },
 	{ "kubelet", cmd_kubelet, "run the node agent alone: pods on the Docker Engine (see docs/kubelet.md)" },
 	{ "proxy", cmd_proxy, "run the service proxy and cluster DNS alone (see docs/networking.md)" },
+	{ "agent", cmd_agent, "join this machine to a cluster as a node: kubelet + proxy (see docs/agent.md)" },
 	{ "hollow-node", cmd_hollow_node, "run N fake nodes without Docker, for tests and benchmarks (as kubemark)" },
 	{ "ctl", cmd_ctl, "the CLI (also installed as `minictl`)" },
 	{ "token", cmd_token, "print the node-join token of the cluster in --data-dir" },
@@ -63,6 +64,11 @@ int cmd_kubelet(int argc, char **argv)
 int cmd_proxy(int argc, char **argv)
 {
 	return component_main(&proxy_component, argc, argv);
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	return component_main(&agent_component, argc, argv);
 }
 
 int cmd_hollow_node(int argc, char **argv)

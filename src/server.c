@@ -5,6 +5,7 @@
  * accepts every flag of every component it runs. SIGINT and SIGTERM stop
  * everything cleanly: watches end, queued writes commit, handles close.
  */
+#include "agent/agent.h"
 #include "apiserver/apiserver.h"
 #include "apiserver/pki.h"
 #include "client/kubeconfig.h"
@@ -15,25 +16,11 @@
 #include "core/util.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char *default_data_dir(void)
-{
-	const char *home = getenv("HOME");
-
-	if (geteuid() == 0)
-		return xstrdup("/var/lib/minik8s");
-	if (!home || !*home) {
-		struct passwd *pw = getpwuid(getuid());
-		home = pw ? pw->pw_dir : "/tmp";
-	}
-	return xasprintf("%s/.minik8s/data", home);
-}
 
 static struct apiserver_config apiserver_defaults(void)
 {
@@ -161,7 +148,7 @@ static int parse_component_flags(const struct flag *const *tables, const char *u
 	if (log_level && log_set_level(log_level) < 0)
 		return error("invalid --v '%s': use error, warn, info, debug or trace", log_level);
 	if (!acfg.data_dir)
-		acfg.data_dir = default_data_dir();
+		acfg.data_dir = component_default_data_dir();
 	return 0;
 }
 
@@ -219,20 +206,25 @@ int cmd_server(int argc, char **argv)
 		  "run only the control plane, no kubelet and proxy on this machine" },
 		{ NULL, 0, NULL, NULL },
 	};
-	static const struct flag *tables[] = { common_flags, apiserver_flags, server_flags, NULL, NULL, NULL };
 	static const struct component *const control_plane[] = { &controller_manager_component,
 								 &scheduler_component };
+	const struct flag *tables[12] = { common_flags, apiserver_flags, server_flags };
 	struct runner r = { 0 };
-	char *token, *kubeconfig;
+	char *token, *kubeconfig, *self;
+	int n = 3;
 
-	/* `server` accepts every flag of the components it runs. */
-	tables[3] = controller_manager_component.flags;
-	tables[4] = scheduler_component.flags;
+	/* `server` accepts every flag of the components it runs; the agent's
+	 * own (--server, --token) it sets itself. */
+	for (size_t i = 0; i < ARRAY_SIZE(control_plane); i++)
+		n += component_flag_tables(control_plane[i], tables + n, (int)ARRAY_SIZE(tables) - n - 1);
+	for (const struct component *const *p = agent_component.parts; *p; p++)
+		n += component_flag_tables(*p, tables + n, (int)ARRAY_SIZE(tables) - n - 1);
 
 	log_set_component("apiserver");
 	if (parse_component_flags(tables,
-				  "usage: minik8s server [flags]\n\nRuns a control plane on this machine: the API "
-				  "server, and the components that later releases add.\n",
+				  "usage: minik8s server [flags]\n\nRuns a whole cluster on this machine: the API "
+				  "server, the controller manager and the scheduler,\nand (unless --disable-agent) "
+				  "this machine's node, joined over loopback like any other agent.\n",
 				  argc, argv) < 0)
 		return 1;
 	r.as.cfg = acfg;
@@ -249,12 +241,22 @@ int cmd_server(int argc, char **argv)
 		}
 		r.threads[r.nthreads++] = t;
 	}
-	free(kubeconfig);
 	token = pki_join_token(acfg.data_dir);
-	if (token)
-		log_info("cluster up; join nodes with: minik8s agent --server https://%s:%d --token %s",
-			 r.as.self_address, r.as.cfg.secure_port, token);
+	if (!token) {
+		free(kubeconfig);
+		return abort_run(&r);
+	}
+	log_info("cluster up; join nodes with: minik8s agent --server https://%s:%d --token %s", r.as.self_address,
+		 r.as.cfg.secure_port, token);
+	if (!disable_agent) {
+		/* Spawned, not started: its join needs this thread's loop running. */
+		self = xasprintf("https://127.0.0.1:%d", r.as.cfg.secure_port);
+		agent_set_join(self, token, acfg.data_dir);
+		r.threads[r.nthreads++] = component_thread_spawn(&agent_component, kubeconfig);
+		free(self);
+	}
 	free(token);
+	free(kubeconfig);
 	return run_apiserver_loop(&r);
 }
 

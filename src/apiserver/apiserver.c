@@ -547,6 +547,8 @@ void apiserver_stop(struct apiserver *as, void (*cb)(void *data), void *data)
 	sc->pending = 1;
 	as->stopping = true;
 	watch_hub_close(as);
+	sc->pending++;
+	pod_logs_close(as, stop_step_done, sc);
 	if (uv_is_active((uv_handle_t *)&as->housekeeping) || as->housekeeping.loop) {
 		sc->pending++;
 		as->housekeeping.data = sc;

@@ -46,6 +46,8 @@ struct identity {
 };
 
 struct allocator;
+struct httpc;
+struct log_op;
 
 struct apiserver {
 	uv_loop_t *loop;
@@ -60,6 +62,8 @@ struct apiserver {
 	struct watch_hub *watches;
 	char *ca_pem;
 	size_t ca_pem_len;
+	struct httpc *kubelets;    /* client for pods/log (logs.c), made on first use */
+	struct log_op *log_ops;    /* log requests passed on to kubelets */
 	char self_address[64];     /* ip of this apiserver for default/kubernetes */
 	bool ready;                /* bootstrap objects are in place */
 	bool stopping;
@@ -161,6 +165,11 @@ void auth_free(struct auth *a);
 bool auth_authenticate(struct auth *a, const struct http_request *req, struct identity *who);
 const char *auth_admin_token(const struct auth *a);
 const char *auth_node_token(const struct auth *a);
+/* GET pods/<name>/log: passed on to the pod's kubelet (logs.c). */
+void handle_pod_log(struct apiserver *as, struct http_request *req, const struct api_path *p);
+/* Ends every log stream and closes the kubelet client; cb(data) when done. */
+void pod_logs_close(struct apiserver *as, void (*cb)(void *data), void *data);
+
 /* The token the apiserver shows kubelets (their port accepts only it). */
 const char *auth_kubelet_client_token(const struct auth *a);
 /* Node credentials: token -> node name, loaded from the node-credential

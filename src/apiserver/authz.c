@@ -5,6 +5,7 @@
  *
  *   read   nodes, pods, services, endpoints, namespaces, events;
  *          configmaps and secrets only when a pod bound to the node uses them
+ *          (get by name, or list/watch with fieldSelector metadata.name=)
  *   write  its own Node (and /status), its own Lease in kube-node-lease,
  *          the pods bound to it (status, the grace-0 delete), Events
  *
@@ -132,7 +133,16 @@ int authorize_node(struct apiserver *as, struct http_request *req, const struct 
 		     k == &kind_namespace || k == &kind_event))
 		return 0;
 	if (k == &kind_configmap || k == &kind_secret) {
-		if (!strcmp(verb, "get") && node_uses(as, who->node, p->namespace, p->name, k == &kind_secret))
+		/* A get by name, or a list/watch of that one name (the kubelet
+		 * watches each object its pods use). */
+		char *fs = strcmp(verb, "get") && read ? http_request_query(req, "fieldSelector") : NULL;
+		const char *name = !strcmp(verb, "get")			       ? p->name :
+				   fs && str_has_prefix(fs, "metadata.name=") ? fs + strlen("metadata.name=") :
+										  NULL;
+		bool ok = name && *name && !strchr(name, ',') && p->has_namespace &&
+			  node_uses(as, who->node, p->namespace, name, k == &kind_secret);
+		free(fs);
+		if (ok)
 			return 0;
 		snprintf(why, sizeof(why), "no relationship found between node '%s' and this object", who->node);
 		return forbid(req, p, who, verb, why);

@@ -1412,25 +1412,6 @@ static void handle_delete_collection(struct apiserver *as, struct http_request *
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-static void handle_log(struct apiserver *as, struct http_request *req, const struct api_path *p)
-{
-	char *key = storage_key(p->kind, p->namespace, p->name);
-	const json_t *pod = store_get(as->store, key);
-
-	free(key);
-	if (!pod) {
-		respond_not_found(req, p->kind, p->name);
-		return;
-	}
-	if (!obj_str(pod, "spec.nodeName")) {
-		respond_status(req, 400, "BadRequest", "pod %s does not have a host assigned", p->name);
-		return;
-	}
-	respond_status(req, 503, "ServiceUnavailable",
-		       "cannot get logs of pod \"%s\": no kubelet log endpoint is known for node \"%s\"", p->name,
-		       obj_str(pod, "spec.nodeName"));
-}
-
 void handle_resource(struct apiserver *as, struct http_request *req, const struct api_path *p,
 		     const struct identity *who)
 {
@@ -1474,7 +1455,7 @@ void handle_resource(struct apiserver *as, struct http_request *req, const struc
 		return;
 	}
 	if (!strcmp(sub, "log")) {
-		handle_log(as, req, p);
+		handle_pod_log(as, req, p);
 		return;
 	}
 	if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))

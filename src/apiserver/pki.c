@@ -642,15 +642,18 @@ out:
 	return ret;
 }
 
-int pki_issue(const char *dir, const char *cn, const char *const *sans, const char *usage,
-	      const char *out_cert, const char *out_key)
+/* Issues a leaf certificate signed by the CA in dir: *x and *key are new. */
+static int issue(const char *dir, const char *cn, const char *const *sans, const char *usage, X509 **x,
+		 EVP_PKEY **key)
 {
 	struct san_list l = { 0 };
 	struct cert_spec spec = { .cn = cn, .days = LEAF_DAYS, .sans = &l };
-	X509 *ca = NULL, *x = NULL;
-	EVP_PKEY *ca_key = NULL, *key = NULL;
+	X509 *ca = NULL;
+	EVP_PKEY *ca_key = NULL;
 	int rc, ret = -1;
 
+	*x = NULL;
+	*key = NULL;
 	if (!strcmp(usage, "server"))
 		spec.eku = "serverAuth";
 	else if (!strcmp(usage, "client"))
@@ -668,18 +671,67 @@ int pki_issue(const char *dir, const char *cn, const char *const *sans, const ch
 	if (rc != 0)
 		goto out;
 	san_list_add_all(&l, sans);
-	key = key_new();
-	if (!key)
-		goto out;
-	x = cert_make(&spec, key, ca, ca_key);
-	if (!x)
-		goto out;
-	ret = pair_write(out_cert, x, 0600, out_key, key);
+	*key = key_new();
+	if (*key)
+		*x = cert_make(&spec, *key, ca, ca_key);
+	ret = *x ? 0 : -1;
 out:
+	if (ret < 0) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+	}
 	san_list_release(&l);
 	X509_free(ca);
-	X509_free(x);
 	EVP_PKEY_free(ca_key);
+	return ret;
+}
+
+int pki_issue(const char *dir, const char *cn, const char *const *sans, const char *usage,
+	      const char *out_cert, const char *out_key)
+{
+	X509 *x;
+	EVP_PKEY *key;
+	int ret;
+
+	if (issue(dir, cn, sans, usage, &x, &key) < 0)
+		return -1;
+	ret = pair_write(out_cert, x, 0600, out_key, key);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return ret;
+}
+
+static char *bio_string(BIO *bio)
+{
+	char *data;
+	long len = BIO_get_mem_data(bio, &data);
+
+	return xstrndup(data, (size_t)len);
+}
+
+int pki_issue_pem(const char *dir, const char *cn, const char *const *sans, const char *usage, char **cert_pem,
+		  char **key_pem)
+{
+	X509 *x;
+	EVP_PKEY *key;
+	BIO *cb = NULL, *kb = NULL;
+	int ret = -1;
+
+	*cert_pem = *key_pem = NULL;
+	if (issue(dir, cn, sans, usage, &x, &key) < 0)
+		return -1;
+	cb = BIO_new(BIO_s_mem());
+	kb = BIO_new(BIO_s_mem());
+	if (!cb || !kb || !PEM_write_bio_X509(cb, x) || !PEM_write_bio_PrivateKey(kb, key, NULL, NULL, 0, NULL, NULL)) {
+		error("cannot encode the certificate for '%s': %s", cn, ssl_errstr());
+	} else {
+		*cert_pem = bio_string(cb);
+		*key_pem = bio_string(kb);
+		ret = 0;
+	}
+	BIO_free(cb);
+	BIO_free(kb);
+	X509_free(x);
 	EVP_PKEY_free(key);
 	return ret;
 }

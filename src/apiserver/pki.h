@@ -33,6 +33,11 @@ int pki_ensure(const struct pki_options *opt);
 int pki_issue(const char *dir, const char *cn, const char *const *sans, const char *usage,
 	      const char *out_cert, const char *out_key);
 
+/* The same, as PEM strings (new, caller frees) instead of files: what the
+ * apiserver hands a joining node for its kubelet port. */
+int pki_issue_pem(const char *dir, const char *cn, const char *const *sans, const char *usage, char **cert_pem,
+		  char **key_pem);
+
 /* A TLS server context from PEM files (TLS 1.2+, ALPN http/1.1). NULL on error. */
 SSL_CTX *pki_server_ctx(const char *cert_file, const char *key_file);
 

@@ -306,12 +306,12 @@ static int manager_start(uv_loop_t *loop, const char *kubeconfig, void **state)
 }
 
 const struct component controller_manager_component = {
-	"controller-manager",
-	"usage: minik8s controller-manager [--kubeconfig FILE] [flags]\n\n"
-	"Runs the controllers that turn Deployments into ReplicaSets and pods, keep\n"
-	"Services' Endpoints current, watch node health, assign pod CIDRs, collect\n"
-	"garbage and empty deleted namespaces. See docs/controllers.md.\n",
-	manager_flags,
-	manager_start,
-	manager_stop,
+	.name = "controller-manager",
+	.usage = "usage: minik8s controller-manager [--kubeconfig FILE] [flags]\n\n"
+		 "Runs the controllers that turn Deployments into ReplicaSets and pods, keep\n"
+		 "Services' Endpoints current, watch node health, assign pod CIDRs, collect\n"
+		 "garbage and empty deleted namespaces. See docs/controllers.md.\n",
+	.flags = manager_flags,
+	.start = manager_start,
+	.stop = manager_stop,
 };

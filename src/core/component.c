@@ -9,6 +9,7 @@
 #include "core/util.h"
 
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,15 +86,40 @@ static void on_fg_signal(uv_signal_t *s, int signum)
 	r->c->stop(r->state, on_fg_stopped, r);
 }
 
+int component_flag_tables(const struct component *c, const struct flag **tables, int max)
+{
+	int n = 0;
+
+	if (c->flags && n < max)
+		tables[n++] = c->flags;
+	for (const struct component *const *p = c->parts; p && *p; p++)
+		n += component_flag_tables(*p, tables + n, max - n);
+	return n;
+}
+
+char *component_default_data_dir(void)
+{
+	const char *home = getenv("HOME");
+
+	if (geteuid() == 0)
+		return xstrdup("/var/lib/minik8s");
+	if (!home || !*home) {
+		struct passwd *pw = getpwuid(getuid());
+		home = pw ? pw->pw_dir : "/tmp";
+	}
+	return xasprintf("%s/.minik8s/data", home);
+}
+
 int component_main(const struct component *c, int argc, char **argv)
 {
-	const struct flag *const tables[] = { component_common_flags, c->flags, NULL };
+	const struct flag *tables[8] = { component_common_flags };
 	struct fg_runner r = { .c = c };
 	uv_loop_t loop;
 	char *kc;
 	int rc;
 
 	log_set_component(c->name);
+	component_flag_tables(c, tables + 1, (int)ARRAY_SIZE(tables) - 2);
 	if (flags_parse(tables, c->usage, argc, argv) < 0)
 		return 1;
 	if (log_level_flag && log_set_level(log_level_flag) < 0)
@@ -174,7 +200,7 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
-struct component_thread *component_thread_start(const struct component *c, const char *kubeconfig)
+static struct component_thread *thread_start(const struct component *c, const char *kubeconfig, bool wait)
 {
 	struct component_thread *t = xcalloc(1, sizeof(*t));
 	sigset_t all, old;
@@ -200,6 +226,8 @@ struct component_thread *component_thread_start(const struct component *c, const
 		return NULL;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!wait)
+		return t;
 	pthread_mutex_lock(&t->lock);
 	while (!t->ready)
 		pthread_cond_wait(&t->started, &t->lock);
@@ -209,6 +237,16 @@ struct component_thread *component_thread_start(const struct component *c, const
 		return NULL;
 	}
 	return t;
+}
+
+struct component_thread *component_thread_start(const struct component *c, const char *kubeconfig)
+{
+	return thread_start(c, kubeconfig, true);
+}
+
+struct component_thread *component_thread_spawn(const struct component *c, const char *kubeconfig)
+{
+	return thread_start(c, kubeconfig, false);
 }
 
 int component_thread_stop(struct component_thread *t)

@@ -32,7 +32,13 @@ struct component {
 	/* Stops: cancels requests, closes every handle it owns, then calls
 	 * done(arg) (from a loop callback). The loop then has nothing left. */
 	void (*stop)(void *state, void (*done)(void *arg), void *arg);
+	/* Components this one runs on its own loop (the agent runs the kubelet
+	 * and the proxy): their flags are its flags too. NULL-terminated, or NULL. */
+	const struct component *const *parts;
 };
+
+/* The flag tables of c and its parts, in order, into tables[0..n); returns n. */
+int component_flag_tables(const struct component *c, const struct flag **tables, int max);
 
 /*
  * `minik8s <component> [flags]`: parses --kubeconfig (default: the
@@ -48,9 +54,18 @@ struct component_thread;
 /* Starts c on a new thread with its own loop. Returns NULL on failure
  * (logged). The component's flags must already be parsed. */
 struct component_thread *component_thread_start(const struct component *c, const char *kubeconfig);
+/* The same without waiting for start() to return, for a component whose
+ * start blocks on the caller's own loop (the agent in `minik8s server`
+ * joins through the apiserver that runs on the main thread). A failed
+ * start is logged; stopping works either way. */
+struct component_thread *component_thread_spawn(const struct component *c, const char *kubeconfig);
 /* Asks it to stop, waits for its loop to finish, joins and frees it.
  * Returns 0 if the loop closed cleanly. */
 int component_thread_stop(struct component_thread *t);
+
+/* The data dir of `minik8s server` and `agent` when --data-dir is not
+ * given: /var/lib/minik8s as root, else ~/.minik8s/data. New string. */
+char *component_default_data_dir(void);
 
 /* The common flags component_main parses (--kubeconfig, -v), for `server`
  * to stack with its own. */

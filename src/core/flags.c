@@ -169,6 +169,8 @@ void flags_print(const struct flag *const *tables)
 {
 	for (int t = 0; tables[t]; t++)
 		for (const struct flag *f = tables[t]; f->name; f++) {
+			if (find_flag(tables, f->name, strlen(f->name)) != f)
+				continue; /* shared by an earlier table: listed once */
 			const char *arg = f->type == FLAG_BOOL ? "" :
 					  f->type == FLAG_INT || f->type == FLAG_INT64 ? " N" :
 					  f->type == FLAG_DURATION ? " DURATION" : " VALUE";
@@ -186,7 +188,7 @@ int flags_parse(const struct flag *const *tables, const char *usage, int argc, c
 	for (int i = 1; i < argc; i++) {
 		char *a = argv[i];
 		const struct flag *f;
-		const char *name, *eq;
+		const char *name, *eq, *val;
 
 		if (done || a[0] != '-' || !a[1]) {
 			argv[1 + npos++] = a;
@@ -211,18 +213,22 @@ int flags_parse(const struct flag *const *tables, const char *usage, int argc, c
 			free(n);
 			return -1;
 		}
-		if (eq) {
-			if (set_flag(f, eq + 1) < 0)
-				return -1;
-		} else if (f->type == FLAG_BOOL) {
-			*(bool *)f->value = true;
-		} else if (i + 1 < argc) {
-			if (set_flag(f, argv[++i]) < 0)
-				return -1;
-		} else {
+		if (eq)
+			val = eq + 1;
+		else if (f->type == FLAG_BOOL)
+			val = "true";
+		else if (i + 1 < argc)
+			val = argv[++i];
+		else {
 			fprintf(stderr, "error: flag '--%s' needs a value\n", f->name);
 			return -1;
 		}
+		/* Components stacked in one command may share a flag (the kubelet's
+		 * and the proxy's --resolv-conf): it sets each of them. */
+		for (int t = 0; tables[t]; t++)
+			for (const struct flag *g = tables[t]; g->name; g++)
+				if (!strcmp(g->name, f->name) && set_flag(g, val) < 0)
+					return -1;
 	}
 	argv[1 + npos] = NULL;
 	return npos;

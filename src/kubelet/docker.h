@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "kubelet/httpc.h"
+#include "core/httpc.h"
 
 #define DOCKER_API_VERSION "v1.41"
 

@@ -26,7 +26,7 @@
 #include "client/workqueue.h"
 #include "core/flags.h"
 #include "kubelet/docker.h"
-#include "kubelet/httpc.h"
+#include "core/httpc.h"
 #include "kubelet/podstatus.h"
 #include "kubelet/runtime.h"
 
@@ -92,6 +92,18 @@ struct kevent_seen {
 	int64_t count;
 	char first[32];
 	bool writing;
+};
+
+/* One ConfigMap or Secret a pod of ours uses, watched by name (as the
+ * kubelet's Watch strategy does): a node may read only those, never list
+ * them all (src/apiserver/authz.c). */
+struct objwatch {
+	struct objwatch *next;
+	struct kubelet *k;
+	char *resource; /* "configmaps" or "secrets" */
+	char *key;      /* "ns/name" */
+	struct informer *inf;
+	int64_t used_ms;
 };
 
 struct kpod {
@@ -170,14 +182,16 @@ struct kubelet {
 	char *hostname;
 	char *node_ip;
 	char *root_dir;
-	char *data_dir;                /* the control plane's, in server/agent; else NULL */
 	char *token;                   /* what the kubelet API accepts */
 	char *host_resolv;             /* the node's resolv.conf, for Default DNS */
 	char *host_hosts;
 
 	struct rest_client *rest;
 	struct informer_factory *factory;
-	struct informer *pods, *configmaps, *secrets, *services, *node;
+	struct informer *pods, *services, *node;
+	struct objwatch *objwatches;   /* ConfigMaps and Secrets our pods use, one watch each */
+	int objwatch_closing;          /* their informers closing, not yet closed */
+	int64_t next_objwatch_gc_ms;
 	struct workqueue *queue;
 	bool workers_started;
 

@@ -42,7 +42,6 @@ struct image_seen {
 
 enum { OP_RELIST = 100, OP_INSPECT, OP_VERSION, OP_PAUSE };
 
-static char *data_dir;
 static struct kubelet_config cfg = {
 	.initial_backoff_ms = 10000,
 	.max_backoff_ms = 300000,
@@ -87,10 +86,20 @@ static const struct flag kubelet_flags[] = {
 	{ NULL, 0, NULL, NULL },
 };
 
-void kubelet_set_data_dir(const char *dir)
+static void set_default(char **field, const char *value)
 {
-	free(data_dir);
-	data_dir = dir ? xstrdup(dir) : NULL;
+	if (value && (!*field || !**field))
+		*field = xstrdup(value); /* flag storage: lives as long as the process */
+}
+
+void kubelet_set_agent_files(const struct kubelet_agent_files *f)
+{
+	set_default(&cfg.root_dir, f->root_dir);
+	set_default(&cfg.token_file, f->token_file);
+	if (!cfg.tls_cert_file && !cfg.tls_key_file) {
+		set_default(&cfg.tls_cert_file, f->cert_file);
+		set_default(&cfg.tls_key_file, f->key_file);
+	}
 }
 
 int64_t kubelet_now_ms(void)
@@ -689,15 +698,106 @@ void kubelet_ensure_pause(struct kubelet *k)
 
 /* ---- lookups for the pod worker ------------------------------------------------------ */
 
+/* A ConfigMap or Secret appeared or changed: the pods of its namespace may
+ * be waiting for it (CreateContainerConfigError) or mount it. */
+static void on_object_changed(json_t *obj, void *data)
+{
+	struct objwatch *w = data;
+	const char *ns = obj_str(obj, "metadata.namespace");
+
+	for (struct kpod *p = w->k->kpods; p; p = p->next)
+		if (ns && !strcmp(p->ns, ns))
+			kpod_enqueue(p);
+}
+
+static void on_object_updated(json_t *old_obj, json_t *new_obj, void *data)
+{
+	(void)old_obj;
+	on_object_changed(new_obj, data);
+}
+
+static struct objwatch *objwatch_new(struct kubelet *k, const char *resource, const char *ns, const char *name)
+{
+	static const struct rest_resource cm_res = { "", "v1", "configmaps", true };
+	static const struct rest_resource secret_res = { "", "v1", "secrets", true };
+	struct objwatch *w = xcalloc(1, sizeof(*w));
+	struct informer_handlers h = { on_object_changed, on_object_updated, NULL, w };
+	char *sel = xasprintf("metadata.name=%s", name);
+	struct informer_options o = { ns, NULL, sel };
+
+	w->k = k;
+	w->resource = xstrdup(resource);
+	w->key = xasprintf("%s/%s", ns, name);
+	w->inf = informer_new(k->rest, !strcmp(resource, "secrets") ? &secret_res : &cm_res, &o);
+	informer_add_handlers(w->inf, &h);
+	informer_start(w->inf);
+	free(sel);
+	w->next = k->objwatches;
+	k->objwatches = w;
+	log_debug("kubelet watching %s/%s", resource, w->key);
+	return w;
+}
+
+static void on_objwatch_closed(void *arg)
+{
+	struct kubelet *k = arg;
+
+	if (k->stopping) {
+		k->closing--;
+		check_stopped(k);
+	} else {
+		k->objwatch_closing--;
+	}
+}
+
+static void objwatch_close(struct kubelet *k, struct objwatch *w)
+{
+	k->objwatch_closing++;
+	informer_close(w->inf, on_objwatch_closed, k);
+	free(w->resource);
+	free(w->key);
+	free(w);
+}
+
+#define OBJWATCH_IDLE_MS (10 * 60 * 1000)
+
+/* Drops the watches no pod has looked at for a while. */
+static void objwatch_gc(struct kubelet *k, int64_t now)
+{
+	struct objwatch **pp = &k->objwatches;
+
+	if (now < k->next_objwatch_gc_ms)
+		return;
+	k->next_objwatch_gc_ms = now + 60000;
+	while (*pp) {
+		struct objwatch *w = *pp;
+		if (now - w->used_ms > OBJWATCH_IDLE_MS) {
+			*pp = w->next;
+			objwatch_close(k, w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
+/* The object, or NULL while it is missing or its watch has not listed yet
+ * (the pod worker then retries, as for a missing one). */
 const json_t *kubelet_lookup(const char *resource, const char *ns, const char *name, void *data)
 {
 	struct kubelet *k = data;
-	struct informer *inf = !strcmp(resource, "secrets") ? k->secrets : k->configmaps;
 	char *key = xasprintf("%s/%s", ns, name);
-	const json_t *obj = informer_get(inf, key);
+	struct objwatch *w;
 
+	for (w = k->objwatches; w; w = w->next)
+		if (!strcmp(w->key, key) && !strcmp(w->resource, resource))
+			break;
+	if (!w && !k->stopping)
+		w = objwatch_new(k, resource, ns, name);
 	free(key);
-	return obj;
+	if (!w)
+		return NULL;
+	w->used_ms = kubelet_now_ms();
+	return informer_get(w->inf, w->key);
 }
 
 json_t *kubelet_services(struct kubelet *k, const char *ns)
@@ -822,6 +922,7 @@ static void on_tick(uv_timer_t *t)
 		kubelet_ensure_pause(k);
 	node_tick(k, now);
 	network_tick(k, now);
+	objwatch_gc(k, now);
 	maybe_start_workers(k);
 	if (k->workers_started && now >= k->next_resync_ms) {
 		k->next_resync_ms = now + RESYNC_MS;
@@ -836,8 +937,6 @@ static char *default_root_dir(void)
 {
 	const char *home = getenv("HOME");
 
-	if (data_dir)
-		return xasprintf("%s/kubelet", data_dir);
 	if (geteuid() == 0)
 		return xstrdup("/var/lib/minik8s/kubelet");
 	if (!home || !*home) {
@@ -859,6 +958,25 @@ static char *default_node_name(void)
 	return xstrdup(host);
 }
 
+char *kubelet_node_name(void)
+{
+	return cfg.node_name && *cfg.node_name ? xstrdup(cfg.node_name) : default_node_name();
+}
+
+char *kubelet_node_ip(void)
+{
+	return cfg.node_ip && *cfg.node_ip ? xstrdup(cfg.node_ip) : node_default_ip();
+}
+
+char *kubelet_docker_socket(void)
+{
+	const char *h = cfg.docker_host && *cfg.docker_host ? cfg.docker_host : getenv("DOCKER_HOST");
+
+	if (!h || !*h)
+		h = "unix:///var/run/docker.sock";
+	return xstrdup(str_has_prefix(h, "unix://") ? h + strlen("unix://") : h);
+}
+
 static char *dup_or(const char *v, const char *def)
 {
 	return xstrdup(v && *v ? v : def);
@@ -877,11 +995,8 @@ static char *load_token(struct kubelet *k, const struct kubeconfig *kc)
 	char *tok = NULL, *path = NULL;
 	size_t len;
 
-	if (k->cfg.token_file)
+	if (k->cfg.token_file) {
 		path = xstrdup(k->cfg.token_file);
-	else if (data_dir)
-		path = xasprintf("%s/pki/admin.token", data_dir);
-	if (path) {
 		if (read_file(path, &tok, &len) < 0) {
 			error("cannot read the kubelet API token '%s': %s", path, strerror(errno));
 			free(path);
@@ -921,7 +1036,6 @@ static void free_kubelet(struct kubelet *k)
 	free(c->resolv_conf);
 	free(c->pause_image);
 	free(k->hostname);
-	free(k->data_dir);
 	free(k->token);
 	free(k->host_resolv);
 	free(k->host_hosts);
@@ -947,8 +1061,6 @@ static int start(uv_loop_t *loop, const char *kubeconfig, void **state)
 	struct informer_handlers ph, nh;
 	struct informer_options popts = { 0 }, nopts = { 0 };
 	static const struct rest_resource pods_res = { "", "v1", "pods", true };
-	static const struct rest_resource cm_res = { "", "v1", "configmaps", true };
-	static const struct rest_resource secret_res = { "", "v1", "secrets", true };
 	static const struct rest_resource svc_res = { "", "v1", "services", true };
 	static const struct rest_resource node_res = { "", "v1", "nodes", false };
 	char *sel;
@@ -963,7 +1075,7 @@ static int start(uv_loop_t *loop, const char *kubeconfig, void **state)
 	k = xcalloc(1, sizeof(*k));
 	k->loop = loop;
 	k->cfg = cfg;
-	k->cfg.node_name = cfg.node_name && *cfg.node_name ? xstrdup(cfg.node_name) : default_node_name();
+	k->cfg.node_name = kubelet_node_name();
 	k->cfg.docker_host = dup_or(cfg.docker_host ? cfg.docker_host : getenv("DOCKER_HOST"),
 				    "unix:///var/run/docker.sock");
 	k->cfg.root_dir = cfg.root_dir && *cfg.root_dir ? xstrdup(cfg.root_dir) : default_root_dir();
@@ -973,7 +1085,7 @@ static int start(uv_loop_t *loop, const char *kubeconfig, void **state)
 	k->cfg.cluster_domain = dup_or(cfg.cluster_domain, "cluster.local");
 	k->cfg.address = dup_or(cfg.address, "0.0.0.0");
 	k->cfg.token_file = cfg.token_file ? xstrdup(cfg.token_file) : NULL;
-	k->cfg.node_ip = cfg.node_ip && *cfg.node_ip ? xstrdup(cfg.node_ip) : node_default_ip();
+	k->cfg.node_ip = kubelet_node_ip();
 	k->cfg.tls_cert_file = cfg.tls_cert_file ? xstrdup(cfg.tls_cert_file) : NULL;
 	k->cfg.tls_key_file = cfg.tls_key_file ? xstrdup(cfg.tls_key_file) : NULL;
 	k->cfg.resolv_conf = dup_or(cfg.resolv_conf, "/etc/resolv.conf");
@@ -981,7 +1093,6 @@ static int start(uv_loop_t *loop, const char *kubeconfig, void **state)
 	k->node_name = k->cfg.node_name;
 	k->node_ip = k->cfg.node_ip;
 	k->root_dir = k->cfg.root_dir;
-	k->data_dir = data_dir ? xstrdup(data_dir) : NULL;
 	strbuf_init(&k->events_buf, 4096);
 	read_text(k->cfg.resolv_conf, &k->host_resolv);
 	read_text("/etc/hosts", &k->host_hosts);
@@ -1022,8 +1133,6 @@ static int start(uv_loop_t *loop, const char *kubeconfig, void **state)
 	nopts.field_selector = sel;
 	k->node = informer_factory_get(k->factory, &node_res, &nopts);
 	free(sel);
-	k->configmaps = informer_factory_get(k->factory, &cm_res, NULL);
-	k->secrets = informer_factory_get(k->factory, &secret_res, NULL);
 	k->services = informer_factory_get(k->factory, &svc_res, NULL);
 	ph = (struct informer_handlers){ on_pod_add, on_pod_update, on_pod_delete, k };
 	nh = (struct informer_handlers){ on_node_add, on_node_update, on_node_delete, k };
@@ -1103,7 +1212,17 @@ static void stop(void *state, void (*done)(void *arg), void *arg)
 		probes_stop_all(p);
 	while (k->ops)
 		kop_cancel(k->ops);
-	k->closing = 4;
+	k->closing = 4 + k->objwatch_closing;
+	k->objwatch_closing = 0;
+	while (k->objwatches) {
+		struct objwatch *w = k->objwatches;
+		k->objwatches = w->next;
+		k->closing++;
+		informer_close(w->inf, on_objwatch_closed, k);
+		free(w->resource);
+		free(w->key);
+		free(w);
+	}
 	uv_close((uv_handle_t *)&k->tick, on_tick_closed);
 	workqueue_close(k->queue, on_part_closed, k);
 	informer_factory_close(k->factory, on_part_closed, k);

@@ -12,12 +12,26 @@ struct component;
 extern const struct component kubelet_component;
 
 /*
- * Tells the kubelet the data dir of the control plane it runs beside (in
- * `minik8s server`; `agent` passes its own): its HTTPS certificate is then
- * issued by the cluster CA in <dir>/pki, it accepts the apiserver's
- * credential <dir>/pki/admin.token, and its root dir defaults to
- * <dir>/kubelet. Call before the component starts. dir is copied.
+ * What `minik8s agent` hands the kubelet it runs, from the files the join
+ * wrote: its root dir, the token its HTTPS port accepts (the apiserver's
+ * credential for this node) and that port's certificate, issued by the
+ * cluster CA. A flag given on the command line wins over each. Call before
+ * the component starts; strings are copied.
  */
-void kubelet_set_data_dir(const char *dir);
+struct kubelet_agent_files {
+	const char *root_dir;
+	const char *token_file;
+	const char *cert_file, *key_file;
+};
+void kubelet_set_agent_files(const struct kubelet_agent_files *f);
+
+/* The node name and InternalIP this kubelet will register, from its flags
+ * or their defaults (the hostname; the address of the default route). New
+ * strings. */
+char *kubelet_node_name(void);
+char *kubelet_node_ip(void);
+/* The Docker Engine's socket path the kubelet will use (--docker-host,
+ * $DOCKER_HOST, /var/run/docker.sock), for the agent's checks. New string. */
+char *kubelet_docker_socket(void);
 
 #endif

@@ -314,8 +314,6 @@ static void on_request(struct http_request *req, void *data)
 
 static int ensure_cert(struct kubelet *k, char **cert, char **key)
 {
-	struct stat st;
-
 	if (k->cfg.tls_cert_file || k->cfg.tls_key_file) {
 		if (!k->cfg.tls_cert_file || !k->cfg.tls_key_file)
 			return error("--tls-cert-file and --tls-private-key-file go together");
@@ -323,32 +321,15 @@ static int ensure_cert(struct kubelet *k, char **cert, char **key)
 		*key = xstrdup(k->cfg.tls_key_file);
 		return 0;
 	}
-	if (k->data_dir) {
-		char *ca_dir = xasprintf("%s/pki", k->data_dir), *dir = xasprintf("%s/pki", k->root_dir);
-		const char *sans[] = { k->node_name, k->hostname ? k->hostname : k->node_name, k->node_ip, "127.0.0.1",
-				       "localhost", NULL };
-		char *cn = xasprintf("system:node:%s", k->node_name);
-		int rc = 0;
-		*cert = xasprintf("%s/kubelet.crt", dir);
-		*key = xasprintf("%s/kubelet.key", dir);
-		mkdir_p(dir, 0700);
-		if (stat(*cert, &st) < 0 || stat(*key, &st) < 0)
-			rc = pki_issue(ca_dir, cn, sans, "server", *cert, *key);
-		free(cn);
-		free(ca_dir);
-		free(dir);
-		return rc;
-	}
-	{
-		/* Alone: a CA of our own, whose serving certificate covers this machine. */
-		char *dir = xasprintf("%s/pki", k->root_dir);
-		struct pki_options o = { dir, NULL };
-		int rc = pki_ensure(&o);
-		*cert = xasprintf("%s/server.crt", dir);
-		*key = xasprintf("%s/server.key", dir);
-		free(dir);
-		return rc;
-	}
+	/* Alone (no agent): a CA of our own, whose serving certificate covers
+	 * this machine. The agent passes one issued by the cluster CA instead. */
+	char *dir = xasprintf("%s/pki", k->root_dir);
+	struct pki_options o = { dir, NULL };
+	int rc = pki_ensure(&o);
+	*cert = xasprintf("%s/server.crt", dir);
+	*key = xasprintf("%s/server.key", dir);
+	free(dir);
+	return rc;
 }
 
 int server_start(struct kubelet *k)

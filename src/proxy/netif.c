@@ -389,6 +389,83 @@ int netif_default_route_ifindex(struct netif *n)
 	return oif > 0 ? oif : -ENOENT;
 }
 
+static int route_change(struct netif *n, uint16_t type, uint16_t flags, const struct netif_route *r, uint8_t proto)
+{
+	struct rtmsg rt = { .rtm_family = AF_INET, .rtm_dst_len = r->plen, .rtm_table = RT_TABLE_MAIN,
+			    .rtm_protocol = proto, .rtm_scope = RT_SCOPE_UNIVERSE, .rtm_type = RTN_UNICAST };
+	uint32_t dst = htonl(r->dst), gw = htonl(r->gw);
+	struct nlbuf b;
+
+	nl_begin(&b, type, NLM_F_REQUEST | NLM_F_ACK | flags, &rt, sizeof(rt));
+	nl_attr(&b, RTA_DST, &dst, 4);
+	if (type == RTM_NEWROUTE)
+		nl_attr(&b, RTA_GATEWAY, &gw, 4);
+	return nl_talk(n, &b, NULL, NULL);
+}
+
+int netif_route_replace(struct netif *n, const struct netif_route *r, uint8_t proto)
+{
+	return route_change(n, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, r, proto);
+}
+
+int netif_route_del(struct netif *n, const struct netif_route *r, uint8_t proto)
+{
+	int rc = route_change(n, RTM_DELROUTE, 0, r, proto);
+
+	return rc == -ESRCH ? 0 : rc;
+}
+
+struct route_list {
+	uint8_t proto;
+	struct netif_route *v;
+	size_t n, alloc;
+};
+
+static int on_our_route(const struct nlmsghdr *h, void *data)
+{
+	struct route_list *l = data;
+	const struct rtmsg *rt = NLMSG_DATA(h);
+	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*rt));
+	const struct rtattr *a;
+	struct netif_route r = { .plen = rt->rtm_dst_len };
+
+	if (h->nlmsg_type != RTM_NEWROUTE || len < 0 || rt->rtm_family != AF_INET || rt->rtm_protocol != l->proto ||
+	    rt->rtm_table != RT_TABLE_MAIN)
+		return 0;
+	for (a = RTM_RTA(rt); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == RTA_DST && RTA_PAYLOAD(a) == 4)
+			memcpy(&r.dst, RTA_DATA(a), 4);
+		if (a->rta_type == RTA_GATEWAY && RTA_PAYLOAD(a) == 4)
+			memcpy(&r.gw, RTA_DATA(a), 4);
+	}
+	r.dst = ntohl(r.dst);
+	r.gw = ntohl(r.gw);
+	if (l->n == l->alloc) {
+		l->alloc = l->alloc ? 2 * l->alloc : 8;
+		l->v = xrealloc(l->v, l->alloc * sizeof(*l->v));
+	}
+	l->v[l->n++] = r;
+	return 0;
+}
+
+int netif_list_routes(struct netif *n, uint8_t proto, struct netif_route **out, size_t *count)
+{
+	struct rtmsg rt = { .rtm_family = AF_INET };
+	struct route_list l = { .proto = proto };
+	struct nlbuf b;
+	int rc;
+
+	nl_begin(&b, RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP, &rt, sizeof(rt));
+	rc = nl_talk(n, &b, on_our_route, &l);
+	if (rc < 0) {
+		free(l.v);
+		return rc;
+	}
+	*out = l.v;
+	*count = l.n;
+	return 0;
+}
+
 /* ---- change notifications ------------------------------------------------------------ */
 
 int netif_monitor_open(void)

@@ -3,7 +3,8 @@
  * kernel (no `ip` subprocess): make sure the service interface (minik8s0)
  * exists and is up, put ClusterIPs on it as /32 addresses and take them
  * off, list the node's IPv4 addresses, find the default route's interface,
- * and watch for address changes. Every call is a short synchronous
+ * watch for address changes, and keep the agent's routes to other nodes'
+ * pod networks (src/agent/hostgw.c). Every call is a short synchronous
  * request/acknowledge exchange on a NETLINK_ROUTE socket.
  *
  * The interface is a dummy where the kernel has that driver; otherwise a
@@ -58,6 +59,20 @@ int netif_addr_del(struct netif *n, int ifindex, uint32_t ip);
 
 /* The interface of the main table's IPv4 default route, or -ENOENT. */
 int netif_default_route_ifindex(struct netif *n);
+
+/* A route of the main table to dst/plen via gateway gw (host byte order). */
+struct netif_route {
+	uint32_t dst, gw;
+	uint8_t plen;
+};
+
+/* Routes dst/plen via gw, tagged with protocol proto so they can be found
+ * again as ours (replacing one to the same dst). Returns 0 or -errno. */
+int netif_route_replace(struct netif *n, const struct netif_route *r, uint8_t proto);
+/* Removes our route to dst/plen (not there is fine). Returns 0 or -errno. */
+int netif_route_del(struct netif *n, const struct netif_route *r, uint8_t proto);
+/* Every IPv4 route of the main table tagged proto. *out is a new array. */
+int netif_list_routes(struct netif *n, uint8_t proto, struct netif_route **out, size_t *count);
 
 /*
  * A socket that becomes readable when IPv4 addresses or links change

@@ -17,6 +17,7 @@
 #include "proxy/model.h"
 #include "proxy/netif.h"
 #include "proxy/pmap.h"
+#include "proxy/proxy.h"
 #include "client/informer.h"
 #include "client/kubeconfig.h"
 #include "client/rest.h"
@@ -45,6 +46,7 @@
 
 static char *flag_hostname;
 static char *flag_interface;
+static char *agent_node_name;
 static int flag_healthz_port = 10256;
 static char *flag_cluster_dns_ip;
 static char *flag_resolv_conf;
@@ -74,6 +76,12 @@ static const struct flag proxy_flags[] = {
 	  "how long to wait for each upstream resolver before trying the next (default 2s)" },
 	{ NULL, 0, NULL, NULL },
 };
+
+void proxy_set_node_name(const char *name)
+{
+	free(agent_node_name);
+	agent_node_name = name ? xstrdup(name) : NULL;
+}
 
 /* ---- state -------------------------------------------------------------------- */
 
@@ -1109,7 +1117,9 @@ static int start(uv_loop_t *loop, const char *kubeconfig, void **state)
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = 0;
-	p->hostname = xstrdup(flag_hostname && *flag_hostname ? flag_hostname : host);
+	p->hostname = xstrdup(flag_hostname && *flag_hostname ? flag_hostname :
+			      agent_node_name			  ? agent_node_name :
+								    host);
 	if (kubeconfig_load(kubeconfig, NULL, &kc, NULL) < 0)
 		goto fail;
 	rc = netif_open(&p->nl);

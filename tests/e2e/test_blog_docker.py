@@ -605,18 +605,9 @@ DOCKER_TESTS = [test_all_ready, test_post, test_comments_moderated, test_event_o
 LOCAL_TESTS = [t for t in DOCKER_TESTS if t is not test_inside_containers]
 
 
-def main():
-    args = sys.argv[1:]
-    local = None
-    browser = True
-    if args[:1] == ["--local"] and len(args) >= 2:
-        local = args[1]
-        browser = "--browser" in args[2:]
-    elif args:
-        sys.exit("usage: test_blog_docker.py [--local BLOG_BINARY [--browser]]")
-
-    blog = LocalBlog(local) if local else DockerBlog()
-    tests = (LOCAL_TESTS if local else DOCKER_TESTS) + ([test_browser] if browser else [])
+def run(blog, tests):
+    """Starts blog, runs the checks in order, cleans up whatever happened,
+    and exits as meson expects: 0 passed, 1 failed, 77 skipped."""
     state = {}
     failed = skipped = None
     cleanup_failures = []
@@ -656,6 +647,19 @@ def main():
         sys.exit(77)
     print("all blog checks passed")
 
+
+def main():
+    args = sys.argv[1:]
+    local = None
+    browser = True
+    if args[:1] == ["--local"] and len(args) >= 2:
+        local = args[1]
+        browser = "--browser" in args[2:]
+    elif args:
+        sys.exit("usage: test_blog_docker.py [--local BLOG_BINARY [--browser]]")
+
+    blog = LocalBlog(local) if local else DockerBlog()
+    run(blog, (LOCAL_TESTS if local else DOCKER_TESTS) + ([test_browser] if browser else []))
 
 if __name__ == "__main__":
     main()

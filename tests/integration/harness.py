@@ -79,9 +79,11 @@ class Response:
 
 
 class Cluster:
-    """One `minik8s server --disable-agent` (or `apiserver`) process."""
+    """One `minik8s server --disable-agent` (or `apiserver`) process; with
+    agent=True the server runs this machine's node too (kubelet and proxy
+    on the real Docker Engine: e2e tests only)."""
 
-    def __init__(self, command="server", extra_args=(), data_dir=None, port=0):
+    def __init__(self, command="server", extra_args=(), data_dir=None, port=0, agent=False):
         self.own_dir = data_dir is None
         self.tmp = tempfile.mkdtemp(prefix="minik8s-test-")
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
@@ -90,6 +92,7 @@ class Cluster:
         self.command = command
         self.extra_args = list(extra_args)
         self.port = port
+        self.agent = agent
         self.proc = None
         self.log_path = os.path.join(self.tmp, "server.log")
         self.start()
@@ -104,7 +107,7 @@ class Cluster:
     def start(self):
         args = [BIN, self.command, "--data-dir", self.data_dir, "--secure-port", str(self.port),
                 "--bind-address", "127.0.0.1"]
-        if self.command == "server":
+        if self.command == "server" and not self.agent:
             args.append("--disable-agent")
         args += self.extra_args
         self.log = open(self.log_path, "ab")

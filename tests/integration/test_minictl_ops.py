@@ -940,13 +940,14 @@ def test_logs(c):
     ok(c, f"/api/v1/namespaces/{ns}/pods", pod(ns, "unbound", containers=("a", "b")))
     ok(c, f"/api/v1/namespaces/{ns}/pods", pod(ns, "two", "ln1", containers=("a", "b"),
                                                annotations={"kubectl.kubernetes.io/default-container": "b"}))
-    no_kubelet = ('Error from server (ServiceUnavailable): cannot get logs of pod "{}": no kubelet log endpoint is '
-                  'known for node "ln1"\n')
+    # ln1 has no kubelet: the apiserver cannot know where to ask.
+    no_kubelet = ('Error from server (InternalError): node "ln1" has no kubelet address (InternalIP and kubelet '
+                  'port) in its status: has its kubelet registered? (minictl describe node ln1)\n')
     cases = [
-        (["one"], no_kubelet.format("one")),
+        (["one"], no_kubelet),
         (["unbound"], 'Defaulted container "a" out of: a, b\n'
                       "Error from server (BadRequest): pod unbound does not have a host assigned\n"),
-        (["two"], no_kubelet.format("two")),
+        (["two"], no_kubelet),
         (["two", "-c", "zz"], "error: container zz is not valid for pod two\n"),
         (["nope"], 'error: error from server (NotFound): pods "nope" not found in namespace "logs"\n'),
         ([], "error: expected 'logs [-f] [-p] (POD | TYPE/NAME) [-c CONTAINER]'.\n"

@@ -1,15 +1,15 @@
 /*
- * A small asynchronous HTTP client for the kubelet: libcurl's multi
- * interface driven by the kubelet's libuv loop (one uv_poll per socket, one
- * uv_timer for curl's timeouts, as src/client/rest.c does for the API
- * server). It speaks to the Docker Engine over its unix socket and to pods
- * for httpGet probes; bodies are raw bytes, either collected or streamed
- * (container logs, the engine's event stream, image pulls).
+ * A small asynchronous HTTP client: libcurl's multi interface driven by a
+ * libuv loop (one uv_poll per socket, one uv_timer for curl's timeouts, as
+ * src/client/rest.c does for the API client). The kubelet speaks through it
+ * to the Docker Engine over its unix socket and to pods for httpGet probes;
+ * the apiserver to kubelets for container logs. Bodies are raw bytes,
+ * either collected or streamed (logs, the engine's event stream, pulls).
  *
  *   httpc_start -> curl easy -> multi <-> uv_poll/uv_timer -> on_data ... -> on_done
  */
-#ifndef MINIK8S_KUBELET_HTTPC_H
-#define MINIK8S_KUBELET_HTTPC_H
+#ifndef MINIK8S_CORE_HTTPC_H
+#define MINIK8S_CORE_HTTPC_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,6 +45,7 @@ struct httpc_options {
 	long connect_timeout_ms;   /* 0: 10 s */
 	const char *const *headers; /* extra "Name: value" lines, NULL-terminated, may be NULL */
 	bool insecure;             /* https without checking the peer (probes, as the kubelet's) */
+	const char *ca_pem;        /* https: trust only this CA (PEM); NULL: the system's */
 	httpc_data_fn on_data;     /* NULL: collect the body */
 	httpc_done_fn on_done;     /* required */
 	void *data;

@@ -6,7 +6,7 @@
  * socket_action we deliver streamed bytes and finished transfers, holding a
  * reference on each request so that a callback may cancel anything.
  */
-#include "kubelet/httpc.h"
+#include "core/httpc.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -431,15 +431,18 @@ struct httpc_req *httpc_start(struct httpc *c, const struct httpc_options *o)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "minik8s-kubelet/" MINIK8S_VERSION);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "minik8s/" MINIK8S_VERSION);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000L);
 	if (o->timeout_ms > 0)
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
 	if (o->insecure) {
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (o->ca_pem) {
+		struct curl_blob ca = { (void *)o->ca_pem, strlen(o->ca_pem), CURL_BLOB_COPY };
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &ca);
 	}
-	/* Our peers are a local engine and pods: never a proxy from the environment. */
+	/* Our peers are a local engine, pods and nodes: never a proxy from the environment. */
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	r->headers = curl_slist_append(r->headers, "Expect:");
 	for (size_t i = 0; o->headers && o->headers[i]; i++)
