@@ -193,7 +193,7 @@ int cmd_apiserver(int argc, char **argv)
 		return 1;
 	r.as.cfg = acfg;
 	uv_loop_init(&r.loop);
-	if (apiserver_start(&r.as, &r.loop) < 0)
+	if (apiserver_start(&r.as, &r.loop) < 0 || write_admin_kubeconfig(&r.as) < 0)
 		return abort_run(&r);
 	return run_apiserver_loop(&r);
 }

@@ -509,4 +509,5 @@ const struct component agent_component = {
 	.start = start,
 	.stop = stop,
 	.parts = agent_parts,
+	.own_identity = true,
 };

@@ -429,13 +429,38 @@ struct delete_op {
 	void *data;
 	void (*notify)(void *data, int status); /* for deletecollection */
 	void *notify_data;
+	/* An unconditional delete that lost a race with a write (a controller
+	 * updating the status) reads the object again and retries, as
+	 * Kubernetes' GuaranteedUpdate does: the path, the grace period asked
+	 * for, and how often it tried. */
+	bool may_retry;
+	struct api_path path;
+	bool has_grace;
+	int64_t grace;
+	int attempts;
 };
+
+#define DELETE_ATTEMPTS 8
+
+struct delete_options;
+static bool delete_retry(struct delete_op *op);
+static void delete_object_attempt(struct apiserver *as, struct http_request *req, const struct api_path *p,
+				  const json_t *old, const struct delete_options *o,
+				  void (*done)(void *data, int status), void *data, int attempts);
 
 static void delete_done(int status, const json_t *obj, bool unchanged, void *data)
 {
 	struct delete_op *op = data;
 
 	(void)unchanged;
+	if (status == STORE_ECONFLICT && op->may_retry && op->attempts < DELETE_ATTEMPTS && delete_retry(op)) {
+		if (op->req)
+			http_request_unref(op->req);
+		json_decref(op->respond_with);
+		free(op->name);
+		free(op);
+		return;
+	}
 	if (status == 0)
 		on_object_gone(op->as, op->k, obj);
 	if (op->req) {
@@ -1230,9 +1255,9 @@ static json_t *mutate_delete_mark(struct mutation *m, const json_t *old)
 /* Deletes one object as Kubernetes would: at once, or by marking it with a
  * deletionTimestamp when finalizers or a grace period hold it. req may be
  * NULL (deletecollection); done/data are called when it is over. */
-static void delete_object(struct apiserver *as, struct http_request *req, const struct api_path *p,
-			  const json_t *old, const struct delete_options *o,
-			  void (*done)(void *data, int status), void *data)
+static void delete_object_attempt(struct apiserver *as, struct http_request *req, const struct api_path *p,
+				  const json_t *old, const struct delete_options *o,
+				  void (*done)(void *data, int status), void *data, int attempts)
 {
 	const char *fin = NULL;
 	int64_t grace = grace_for(p->kind, old, o);
@@ -1255,6 +1280,11 @@ static void delete_object(struct apiserver *as, struct http_request *req, const 
 		op->name = xstrdup(p->name);
 		op->notify = done;
 		op->notify_data = data;
+		op->may_retry = !o->rv && !o->uid;
+		op->path = *p;
+		op->has_grace = o->has_grace;
+		op->grace = o->grace;
+		op->attempts = attempts;
 		store_delete(as->store, key, obj_rv(old), delete_done, op);
 		free(key);
 		return;
@@ -1268,6 +1298,28 @@ static void delete_object(struct apiserver *as, struct http_request *req, const 
 	m->done = done;
 	m->done_data = data;
 	mutation_run(m);
+}
+
+static void delete_object(struct apiserver *as, struct http_request *req, const struct api_path *p,
+			  const json_t *old, const struct delete_options *o,
+			  void (*done)(void *data, int status), void *data)
+{
+	delete_object_attempt(as, req, p, old, o, done, data, 1);
+}
+
+/* Starts the delete again on the object as it is now; false when it is gone
+ * (the conflict then stands as the answer). */
+static bool delete_retry(struct delete_op *op)
+{
+	char *key = storage_key(op->k, op->path.namespace, op->name);
+	const json_t *now = store_get(op->as->store, key);
+	struct delete_options o = { .has_grace = op->has_grace, .grace = op->grace };
+
+	free(key);
+	if (!now)
+		return false;
+	delete_object_attempt(op->as, op->req, &op->path, now, &o, op->notify, op->notify_data, op->attempts + 1);
+	return true;
 }
 
 static bool check_preconditions(struct http_request *req, const struct kind *k, const char *name,

@@ -26,6 +26,12 @@ const struct flag component_common_flags[] = {
 	{ NULL, 0, NULL, NULL },
 };
 
+/* The same without --kubeconfig, for components with their own identity. */
+static const struct flag log_flags[] = {
+	{ "v", FLAG_STRING, &log_level_flag, "log level: error, warn, info, debug, trace (or 0-4)" },
+	{ NULL, 0, NULL, NULL },
+};
+
 const char *component_kubeconfig_flag(void)
 {
 	return kubeconfig_flag;
@@ -112,7 +118,7 @@ char *component_default_data_dir(void)
 
 int component_main(const struct component *c, int argc, char **argv)
 {
-	const struct flag *tables[8] = { component_common_flags };
+	const struct flag *tables[8] = { c->own_identity ? log_flags : component_common_flags };
 	struct fg_runner r = { .c = c };
 	uv_loop_t loop;
 	char *kc;

@@ -35,6 +35,9 @@ struct component {
 	/* Components this one runs on its own loop (the agent runs the kubelet
 	 * and the proxy): their flags are its flags too. NULL-terminated, or NULL. */
 	const struct component *const *parts;
+	/* It does not take --kubeconfig: it has an identity of its own (the
+	 * agent joins with a token and writes its node's kubeconfig). */
+	bool own_identity;
 };
 
 /* The flag tables of c and its parts, in order, into tables[0..n); returns n. */

@@ -73,8 +73,8 @@ static const struct flag kubelet_flags[] = {
 	{ "kubelet-port", FLAG_INT, &cfg.port, "HTTPS port of the kubelet API, container logs (default 10250; 0 picks one)" },
 	{ "kubelet-address", FLAG_STRING, &cfg.address, "address the kubelet API listens on (default 0.0.0.0)" },
 	{ "kubelet-token-file", FLAG_STRING, &cfg.token_file,
-	  "file with the bearer token the kubelet API accepts (default: the apiserver's admin token in server/agent, "
-	  "else the kubeconfig's)" },
+	  "file with the bearer token the kubelet API accepts (default: the one the agent's join received; alone: "
+	  "the kubeconfig's)" },
 	{ "node-ip", FLAG_STRING, &cfg.node_ip, "InternalIP of the node (default: the address of the default route)" },
 	{ "tls-cert-file", FLAG_STRING, &cfg.tls_cert_file, "kubelet API certificate (default: issued by the cluster CA, "
 							     "or self-made under --root-dir)" },

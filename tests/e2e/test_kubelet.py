@@ -430,18 +430,24 @@ def test_delete_removes_containers():
 
 class PrivateEngine:
     """A second dockerd with its own socket and directories (no bridge, no
-    iptables), so that restarting it disturbs nobody else's containers."""
+    iptables), so that restarting it disturbs nobody else's containers. It
+    runs in a network namespace of its own: a dockerd started with --bridge
+    none deletes the docker0 of the namespace it runs in, which would take
+    the machine's engine's default bridge away."""
 
     def __init__(self, base):
+        import subprocess
         self.base = base
         self.sock = os.path.join(base, "docker.sock")
         self.proc = None
+        self.netns = f"m8s-kubelet-e2e-{os.getpid()}"
         os.makedirs(base, exist_ok=True)
+        subprocess.run(["ip", "netns", "add", self.netns], check=True, capture_output=True)
         self.start()
 
     def start(self):
         import subprocess
-        args = ["dockerd", "--host", "unix://" + self.sock, "--data-root", os.path.join(self.base, "root"),
+        args = ["nsenter", f"--net=/run/netns/{self.netns}", "dockerd", "--host", "unix://" + self.sock, "--data-root", os.path.join(self.base, "root"),
                 "--exec-root", os.path.join(self.base, "exec"), "--pidfile", os.path.join(self.base, "docker.pid"),
                 "--bridge", "none", "--iptables=false", "--ip-masq=false"]
         self.log = open(os.path.join(self.base, "dockerd.log"), "ab")
@@ -473,6 +479,8 @@ class PrivateEngine:
             for c in self.docker.containers():
                 self.docker.remove(c["Id"])
         self.stop()
+        import subprocess
+        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
 
 
