@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stops the cluster that scripts/up.sh started and cleans up after it: the
-# server process, the containers its kubelet ran (label io.minik8s.node),
+# server (or, after `up.sh --join`, agent) process, the containers its kubelet ran (label io.minik8s.node),
 # the node's Docker network, the proxy's minik8s0 interface, the agent's
 # routes and the kubelet's iptables rules. With --purge it also removes the data dir (every object, the
 # certificates and tokens) so the next up.sh starts a new cluster.
@@ -8,16 +8,20 @@ set -euo pipefail
 LOG_DIR=${MINIK8S_LOG_DIR:-/var/log/minik8s}
 DATA_DIR=${MINIK8S_DATA_DIR:-/var/lib/minik8s}
 
-if [ -f "$LOG_DIR/server.pid" ] && kill -0 "$(cat "$LOG_DIR/server.pid")" 2>/dev/null; then
-	pid=$(cat "$LOG_DIR/server.pid")
-	kill "$pid"
-	for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-	echo "stopped minik8s server (pid $pid)"
-else
-	echo "no minik8s server started by scripts/up.sh is running"
-fi
-rm -f "$LOG_DIR/server.pid"
+stopped=
+for what in server agent; do
+	pidfile=$LOG_DIR/$what.pid
+	if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+		pid=$(cat "$pidfile")
+		kill "$pid"
+		for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+		echo "stopped minik8s $what (pid $pid)"
+		stopped=1
+	fi
+	rm -f "$pidfile"
+done
+[ -n "$stopped" ] || echo "no minik8s server or agent started by scripts/up.sh is running"
 
 if curl -fsS --max-time 2 --unix-socket /var/run/docker.sock http://docker/_ping >/dev/null 2>&1; then
 	ids=$(docker ps -aq --filter label=io.minik8s.node)

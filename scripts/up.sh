@@ -8,8 +8,10 @@
 # through the query service. Running it again finds the cluster up and
 # changes nothing that is already right.
 #
-#   scripts/up.sh                  everything
-#   MINIK8S_NO_BLOG=1 scripts/up.sh   only the cluster
+#   scripts/up.sh                          everything
+#   MINIK8S_NO_BLOG=1 scripts/up.sh        only the cluster
+#   scripts/up.sh --join URL TOKEN         this machine joins the cluster at URL as a node
+#                                          (`minik8s agent`, log /var/log/minik8s/agent.log)
 #
 # Environment: MINIK8S_PORT (6443), MINIK8S_DATA_DIR (/var/lib/minik8s),
 # MINIK8S_LOG_DIR (/var/log/minik8s).
@@ -30,6 +32,14 @@ die() {
 readyz() { curl -fsk --max-time 2 "https://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo scripts/up.sh): it installs packages, starts dockerd and a cluster"
+JOIN_URL=
+if [ "${1:-}" = "--join" ]; then
+	[ $# -eq 3 ] || die "usage: scripts/up.sh --join https://SERVER:6443 TOKEN (the token: 'minik8s token' on the server)"
+	JOIN_URL=$2
+	JOIN_TOKEN=$3
+elif [ $# -gt 0 ]; then
+	die "unknown argument '$1'; usage: scripts/up.sh [--join URL TOKEN]"
+fi
 
 step "installing what is missing"
 apt_install_missing "${MINIK8S_BUILD_DEPS[@]}" curl
@@ -41,6 +51,29 @@ meson compile -C build >/dev/null || die "the build failed: run 'meson compile -
 ln -sf "$PWD/build/minik8s" /usr/local/bin/minik8s
 ln -sf minik8s /usr/local/bin/minictl
 echo "installed /usr/local/bin/minik8s and /usr/local/bin/minictl ($(minik8s --version))"
+
+if [ -n "$JOIN_URL" ]; then
+	step "joining $JOIN_URL"
+	if [ -f "$LOG_DIR/agent.pid" ] && kill -0 "$(cat "$LOG_DIR/agent.pid")" 2>/dev/null; then
+		echo "the agent is already running (log: $LOG_DIR/agent.log)"
+		exit 0
+	fi
+	mkdir -p "$LOG_DIR"
+	nohup minik8s agent --data-dir "$DATA_DIR" --server "$JOIN_URL" --token "$JOIN_TOKEN" \
+		>>"$LOG_DIR/agent.log" 2>&1 &
+	echo $! >"$LOG_DIR/agent.pid"
+	for _ in $(seq 1 150); do
+		grep -q "agent running" "$LOG_DIR/agent.log" 2>/dev/null && break
+		kill -0 "$(cat "$LOG_DIR/agent.pid")" 2>/dev/null || break
+		sleep 0.2
+	done
+	if ! grep -q "agent running" "$LOG_DIR/agent.log"; then
+		tail -5 "$LOG_DIR/agent.log" >&2
+		die "the agent did not start; see $LOG_DIR/agent.log"
+	fi
+	echo "joined: check with 'minictl get nodes -o wide' on the server (log: $LOG_DIR/agent.log)"
+	exit 0
+fi
 
 step "starting the cluster"
 if readyz; then
