@@ -16,6 +16,8 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
 
 #include "flags.h"
 #include "log.h"
@@ -378,10 +380,77 @@ static int run_resolve(int argc, char **argv)
 	return rc;
 }
 
+/* `blog udp-echo PORT`: answers every datagram with "<hostname> <what came>",
+ * so a test sees which pod a UDP Service picked. Runs until killed. */
+static int run_udp_echo(int argc, char **argv)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	char host[64] = "?", buf[1500], out[1600];
+	int fd, port = argc > 1 ? atoi(argv[1]) : 0;
+
+	if (port <= 0 || port > 65535) {
+		fprintf(stderr, "usage: blog udp-echo PORT\n");
+		return 2;
+	}
+	gethostname(host, sizeof(host) - 1);
+	a.sin_port = htons((uint16_t)port);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		fprintf(stderr, "error: cannot listen on udp port %d: %s\n", port, strerror(errno));
+		return 1;
+	}
+	printf("udp echo on port %d\n", port);
+	fflush(stdout);
+	for (;;) {
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *)&from, &flen);
+		if (n < 0)
+			continue;
+		buf[n] = '\0';
+		n = snprintf(out, sizeof(out), "%s %s", host, buf);
+		sendto(fd, out, (size_t)n, 0, (struct sockaddr *)&from, flen);
+	}
+}
+
+/* `blog udp-ask HOST PORT MESSAGE`: one datagram, prints the answer (3 s). */
+static int run_udp_ask(int argc, char **argv)
+{
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_DGRAM }, *res;
+	struct timeval tv = { .tv_sec = 3 };
+	char buf[1600];
+	ssize_t n;
+	int fd, err;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: blog udp-ask HOST PORT MESSAGE\n");
+		return 2;
+	}
+	if ((err = getaddrinfo(argv[1], argv[2], &hints, &res))) {
+		fprintf(stderr, "error: cannot resolve '%s': %s\n", argv[1], gai_strerror(err));
+		return 1;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = sendto(fd, argv[3], strlen(argv[3]), 0, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	if (n >= 0)
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	if (n < 0) {
+		fprintf(stderr, "error: no answer from %s:%s: %s\n", argv[1], argv[2], strerror(errno));
+		return 1;
+	}
+	buf[n] = '\0';
+	printf("%s\n", buf);
+	return 0;
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: blog <service> [--port N] [--v LEVEL]\n"
-		     "       blog resolve NAME...\n\n"
+		     "       blog resolve NAME...\n"
+		     "       blog udp-echo PORT | udp-ask HOST PORT MESSAGE   (tools for checking UDP Services)\n\n"
 		     "The classroom microservices blog (examples/blog, docs/blog.md).\n\nservices:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++)
 		fprintf(out, "  %-11s port %-5d %s\n", services[i]->name, services[i]->port, services[i]->summary);
@@ -401,6 +470,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "resolve"))
 		return run_resolve(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "udp-echo"))
+		return run_udp_echo(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "udp-ask"))
+		return run_udp_ask(argc - 1, argv + 1);
 	for (size_t i = 0; i < ARRAY_SIZE(services); i++) {
 		if (!strcmp(argv[1], services[i]->name))
 			return run_service(services[i], argc - 1, argv + 1);

@@ -374,7 +374,7 @@ struct controller_def {
 extern const struct controller_def deployment_controller_def, replicaset_controller_def,
 	endpoints_controller_def, node_lifecycle_controller_def, taint_eviction_controller_def,
 	node_ipam_controller_def, garbage_collector_controller_def, namespace_controller_def,
-	podgc_controller_def;
+	podgc_controller_def, servicelb_controller_def;
 
 /* Every controller, NULL-terminated, in start order. */
 extern const struct controller_def *const controller_defs[];

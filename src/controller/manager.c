@@ -32,6 +32,7 @@ const struct controller_def *const controller_defs[] = {
 	&replicaset_controller_def,
 	&deployment_controller_def,
 	&endpoints_controller_def,
+	&servicelb_controller_def,
 	NULL,
 };
 

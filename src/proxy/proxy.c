@@ -1,11 +1,12 @@
 /*
  * `minik8s proxy` (and the proxy thread of `minik8s server` / `agent`): the
- * node agent that makes Services work. It watches Services, Endpoints and
- * Nodes, puts every ClusterIP on the local interface minik8s0 as a /32,
- * opens listeners on ClusterIP:port (and on each node address for NodePort
- * and LoadBalancer) that forward to the ready endpoints, serves cluster DNS
- * on the kube-dns ClusterIP, fills in status.loadBalancer of LoadBalancer
- * Services, and answers :10256/healthz and /metrics. See docs/networking.md.
+ * node agent that makes Services work. It watches Services and Endpoints,
+ * puts every ClusterIP on the local interface minik8s0 as a /32, opens
+ * listeners on ClusterIP:port (and on each node address for NodePort and
+ * LoadBalancer) that forward to the ready endpoints, serves cluster DNS on
+ * the kube-dns ClusterIP, and answers :10256/healthz and /metrics. (The
+ * LoadBalancer status is the controller manager's: src/controller/servicelb.c.)
+ * See docs/networking.md.
  *
  *   services/endpoints informers --key--> workqueue --> sync_service(key)
  *        model (model.c) --> addresses (netif.c) + listeners (forward.c) + DNS table (dns.c)
@@ -99,21 +100,13 @@ struct psvc {
 	struct plistener *ls;
 	size_t nls;
 	uint32_t address;          /* the ClusterIP counted on the interface for it, or 0 */
-	bool patching;             /* a status PATCH is in flight */
 	bool warned;               /* a listener failed: warned once until it works */
-};
-
-struct preq {
-	struct proxy *p;
-	struct rest_request *req;
-	struct preq *prev, *next;
-	char *key;
 };
 
 struct proxy {
 	uv_loop_t *loop;
 	struct rest_client *rc;
-	struct informer *services, *endpoints, *nodes;
+	struct informer *services, *endpoints;
 	struct workqueue *q;
 	struct fwd_engine *fwd;
 	struct dns_server *dns;
@@ -143,7 +136,6 @@ struct proxy {
 
 	bool services_synced, endpoints_synced, started_queue;
 	uint64_t last_sync_ms, syncs, sync_errors;
-	struct preq *reqs;
 
 	bool stopping;
 	int closing;
@@ -153,7 +145,6 @@ struct proxy {
 
 static const struct rest_resource services_res = { "", "v1", "services", true };
 static const struct rest_resource endpoints_res = { "", "v1", "endpoints", true };
-static const struct rest_resource nodes_res = { "", "v1", "nodes", false };
 
 static void ip_text(uint32_t ip, char *buf, size_t size)
 {
@@ -326,134 +317,6 @@ static bool read_node_ips(struct proxy *p)
 	p->nnode_ips = k;
 	free(addrs);
 	return changed;
-}
-
-/* The addresses LoadBalancer Services report: every Node's InternalIP,
- * or this node's own address while there are no Node objects. New array. */
-static uint32_t *lb_ingress_ips(struct proxy *p, size_t *n)
-{
-	json_t *nodes = informer_list(p->nodes, NULL), *node;
-	uint32_t *ips = NULL;
-	size_t i, k = 0, alloc = 0;
-
-	json_array_foreach(nodes, i, node) {
-		json_t *addrs = obj_get(node, "status.addresses"), *a;
-		size_t j;
-		json_array_foreach(addrs, j, a) {
-			uint32_t ip;
-			const char *type = obj_str(a, "type");
-			if (!type || strcmp(type, "InternalIP") || parse_ip(obj_str(a, "address"), &ip) < 0)
-				continue;
-			if (k == alloc) {
-				alloc = alloc ? 2 * alloc : 4;
-				ips = xrealloc(ips, alloc * sizeof(*ips));
-			}
-			ips[k++] = ip;
-		}
-	}
-	json_decref(nodes);
-	if (k == 0) {
-		ips = xmalloc(sizeof(*ips));
-		ips[k++] = p->primary_ip;
-	}
-	qsort(ips, k, sizeof(*ips), cmp_u32);
-	*n = k;
-	return ips;
-}
-
-/* ---- LoadBalancer status ----------------------------------------------------------------- */
-
-static void preq_free(struct proxy *p, struct preq *r)
-{
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		p->reqs = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	free(r->key);
-	free(r);
-}
-
-static void on_status_patched(const struct rest_response *resp, void *data)
-{
-	struct preq *r = data;
-	struct proxy *p = r->p;
-	struct psvc *ps = pmap_get(&p->svcs, r->key);
-
-	if (ps)
-		ps->patching = false;
-	if (resp->error) {
-		log_warn("cannot update the LoadBalancer status of service '%s': %s; retrying", r->key, resp->error);
-		workqueue_add_rate_limited(p->q, r->key);
-	} else {
-		log_info("service status updated service=%s", r->key);
-	}
-	preq_free(p, r);
-}
-
-static bool same_set(const uint32_t *a, size_t na, const uint32_t *b, size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++) {
-		bool found = false;
-		for (size_t j = 0; j < nb && !found; j++)
-			found = a[i] == b[j];
-		if (!found)
-			return false;
-	}
-	return true;
-}
-
-/* LoadBalancer Services get the node addresses in status.loadBalancer.ingress,
- * as k3s' ServiceLB does; a Service that stopped being one loses them. */
-static void sync_lb_status(struct proxy *p, struct psvc *ps, const struct svc_model *m)
-{
-	json_t *patch, *ingress;
-	uint32_t *ips = NULL;
-	size_t n = 0;
-	struct preq *r;
-	char *path;
-
-	if (ps->patching)
-		return;
-	if (m->type == SVC_LOAD_BALANCER) {
-		ips = lb_ingress_ips(p, &n);
-		if (same_set(ips, n, m->lb_ingress, m->nlb_ingress)) {
-			free(ips);
-			return;
-		}
-		ingress = json_array();
-		for (size_t i = 0; i < n; i++) {
-			char t[16];
-			ip_text(ips[i], t, sizeof(t));
-			json_array_append_new(ingress, json_pack("{s:s}", "ip", t));
-		}
-		free(ips);
-	} else {
-		if (m->nlb_ingress == 0)
-			return;
-		ingress = json_null();
-	}
-	patch = json_pack("{s:{s:{s:o}}}", "status", "loadBalancer", "ingress", ingress);
-	path = xasprintf("/api/v1/namespaces/%s/services/%s/status", m->ns, m->name);
-	r = xcalloc(1, sizeof(*r));
-	r->p = p;
-	r->key = xstrdup(ps->key);
-	r->req = rest_patch(p->rc, path, "application/merge-patch+json", patch, on_status_patched, r);
-	if (r->req) {
-		r->next = p->reqs;
-		if (p->reqs)
-			p->reqs->prev = r;
-		p->reqs = r;
-		ps->patching = true;
-	} else {
-		free(r->key);
-		free(r);
-	}
-	free(path);
-	json_decref(patch);
 }
 
 /* ---- DNS ------------------------------------------------------------------------------------ */
@@ -732,7 +595,6 @@ static int sync_service(struct proxy *p, const char *key)
 	if (sync_listeners(p, ps, w, nw) < 0)
 		rc = -1;
 	free(w);
-	sync_lb_status(p, ps, &m);
 	for (size_t i = 0; i < m.nports; i++)
 		ready += m.ports[i].nbackends;
 	log_debug("service synced service=%s ports=%zu endpoints=%zu listeners=%zu", key, m.nports, ready, ps->nls);
@@ -793,32 +655,6 @@ static void on_obj_update(json_t *old, json_t *obj, void *data)
 static void on_obj_delete(json_t *obj, void *data)
 {
 	enqueue(data, obj);
-}
-
-/* A Node changed: the LoadBalancer addresses may have. */
-static void on_node_change(struct proxy *p)
-{
-	if (p->started_queue && !p->stopping)
-		queue_all(p);
-}
-
-static void on_node_add(json_t *obj, void *data)
-{
-	(void)obj;
-	on_node_change(data);
-}
-
-static void on_node_update(json_t *old, json_t *obj, void *data)
-{
-	/* heartbeats change nothing we use */
-	if (!json_equal(obj_get(old, "status.addresses"), obj_get(obj, "status.addresses")))
-		on_node_change(data);
-}
-
-static void on_node_delete(json_t *obj, void *data)
-{
-	(void)obj;
-	on_node_change(data);
 }
 
 static void maybe_start_queue(struct proxy *p)
@@ -1085,7 +921,6 @@ static int start(uv_loop_t *loop, const char *kubeconfig, void **state)
 	struct fwd_config fc = { 0 };
 	struct dns_server_config dc = { 0 };
 	struct informer_handlers h = { on_obj_add, on_obj_update, on_obj_delete, p };
-	struct informer_handlers nh = { on_node_add, on_node_update, on_node_delete, p };
 	char host[256];
 	int rc;
 
@@ -1193,15 +1028,12 @@ static int start(uv_loop_t *loop, const char *kubeconfig, void **state)
 	workqueue_set_backoff(p->q, 200, 30000);
 	p->services = informer_new(p->rc, &services_res, NULL);
 	p->endpoints = informer_new(p->rc, &endpoints_res, NULL);
-	p->nodes = informer_new(p->rc, &nodes_res, NULL);
 	informer_add_handlers(p->services, &h);
 	informer_add_handlers(p->endpoints, &h);
-	informer_add_handlers(p->nodes, &nh);
 	informer_on_synced(p->services, on_services_synced, p);
 	informer_on_synced(p->endpoints, on_endpoints_synced, p);
 	informer_start(p->services);
 	informer_start(p->endpoints);
-	informer_start(p->nodes);
 	{
 		char t[16];
 		ip_text(p->primary_ip, t, sizeof(t));
@@ -1265,21 +1097,14 @@ static void on_handle_closed(uv_handle_t *h)
 static void stop(void *state, void (*done)(void *arg), void *arg)
 {
 	struct proxy *p = state;
-	struct preq *r, *next;
 
 	p->stopping = true;
 	p->done = done;
 	p->done_arg = arg;
-	for (r = p->reqs; r; r = next) {
-		next = r->next;
-		rest_cancel(r->req);
-		preq_free(p, r);
-	}
 	log_info("proxy stopping services=%zu connections=%zu", p->svcs.count, fwd_engine_connections(p->fwd));
-	p->closing = 7 + (p->health ? 1 : 0) + (p->dns ? 1 : 0) + (p->mon_open ? 1 : 0);
+	p->closing = 6 + (p->health ? 1 : 0) + (p->dns ? 1 : 0) + (p->mon_open ? 1 : 0);
 	informer_close(p->services, on_part_closed, p);
 	informer_close(p->endpoints, on_part_closed, p);
-	informer_close(p->nodes, on_part_closed, p);
 	workqueue_close(p->q, on_part_closed, p);
 	if (p->health)
 		http_server_close(p->health, on_part_closed, p);

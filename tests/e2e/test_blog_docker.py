@@ -645,7 +645,7 @@ def run(blog, tests):
     if skipped:
         print(f"SKIP (everything else passed): {skipped}", file=sys.stderr)
         sys.exit(77)
-    print("all blog checks passed")
+    print("all checks passed")
 
 
 def main():

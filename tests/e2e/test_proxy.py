@@ -419,6 +419,14 @@ def test_nodeport(c, px):
 
 
 def test_loadbalancer(c, px):
+    # The controller manager's service-lb controller writes the Ready nodes'
+    # InternalIPs; this node has no kubelet, so its Node is made by hand.
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "proxy-e2e"}}
+    c.post("/api/v1/nodes", node)
+    r = c.patch("/api/v1/nodes/proxy-e2e/status", {"status": {
+        "addresses": [{"type": "InternalIP", "address": NODE_IP}],
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}})
+    check(r.status == 200, f"node status: {r}")
     create_service(c, "lb", [{"name": "tcp", "port": 8080}], type_="LoadBalancer")
     set_endpoints(c, "lb", [BACKENDS["b2"]], TCP_PORT)
 
