@@ -57,6 +57,8 @@ static const struct flag apiserver_flags[] = {
 	  "CIDR that Service ClusterIPs come from (default 10.96.0.0/12)" },
 	{ "service-node-port-range", FLAG_STRING, &acfg.service_node_port_range,
 	  "port range for NodePorts (default 30000-32767)" },
+	{ "watch-cache-size", FLAG_INT, &acfg.watch_cache_size,
+	  "watch events kept so a client can resume a watch from an older resourceVersion (default 10000; Kubernetes keeps far fewer)" },
 	{ "tls-san", FLAG_LIST, &acfg.tls_sans, "extra DNS name or IP for the serving certificate (repeatable)" },
 	{ "event-ttl", FLAG_DURATION, &acfg.event_ttl_ms, "how long Events are kept (default 1h)" },
 	{ "default-unreachable-toleration-seconds", FLAG_INT64, &acfg.default_unreachable_toleration_s,

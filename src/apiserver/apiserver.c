@@ -437,6 +437,7 @@ int apiserver_start(struct apiserver *as, uv_loop_t *loop)
 
 	path = xasprintf("%s/state.db", cfg->data_dir);
 	sopt.path = path;
+	sopt.watch_window = cfg->watch_cache_size > 0 ? (size_t)cfg->watch_cache_size : 0;
 	if (store_open(&as->store, loop, &sopt) < 0)
 		goto out;
 

@@ -34,6 +34,7 @@ struct apiserver_config {
 	int64_t default_unreachable_toleration_s;
 	int64_t default_not_ready_toleration_s;
 	int64_t watch_bookmark_interval_ms;
+	int watch_cache_size;          /* --watch-cache-size: events kept to resume watches (0: default) */
 	bool insecure_plain_http;       /* tests and benchmarks of the HTTP layer only */
 };
 

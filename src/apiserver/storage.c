@@ -24,7 +24,7 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
-#define DEFAULT_WATCH_WINDOW 50000
+#define DEFAULT_WATCH_WINDOW 10000
 #define DEFAULT_MAX_BATCH 1000
 
 /* ---- the ordered map -------------------------------------------------- */

@@ -39,7 +39,7 @@ struct store_watch;
 
 struct store_options {
 	const char *path;        /* SQLite file, e.g. "<data-dir>/state.db" */
-	size_t watch_window;     /* events kept for watch resumption; 0: 50000 */
+	size_t watch_window;     /* events kept for watch resumption; 0: 10000 */
 	int max_batch;           /* writes per transaction at most; 0: 1000 */
 };
 
