@@ -35,6 +35,7 @@ host_docker_was_running=
 mounted=()
 cleanup() {
 	local rc=$?
+	set +e
 	if [ -d "$ROOT/root/minik8s" ] && [ -n "${ran_up:-}" ]; then
 		chroot "$ROOT" /bin/bash -c "cd /root/minik8s && scripts/down.sh --purge" >/dev/null 2>&1 || true
 	fi
@@ -90,6 +91,10 @@ trap cleanup EXIT INT TERM
 	git archive HEAD | tar -x -C "$ROOT/root/minik8s"
 	cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 
+	# The root must be a mount point of its own: dockerd unpacks images in a
+	# chroot of its own and remounts "/" there.
+	mount --bind "$ROOT" "$ROOT"
+	mounted+=("$ROOT")
 	for m in proc sys dev dev/pts; do
 		mount --rbind "/$m" "$ROOT/$m"
 		mount --make-rslave "$ROOT/$m"

@@ -1,13 +1,12 @@
 /*
- * REST calls behind rest.h: libcurl's multi interface on a libuv loop. curl
- * tells us which sockets to watch (on_curl_socket: one uv_poll each) and
- * when to wake it (on_curl_timer: one uv_timer); we hand readiness back with
- * curl_multi_socket_action. User callbacks never run inside a curl callback:
- * curl only fills buffers, and after each socket_action we deliver watch
+ * REST calls behind rest.h, on the libcurl/libuv glue of core/curl_uv.h.
+ * User callbacks never run inside a curl callback: curl only fills
+ * buffers, and after each socket action (after_action) we deliver watch
  * lines (deliver_streams) and finished transfers (deliver_done), holding a
  * reference on each request so a callback may cancel anything, itself too.
  */
 #include "rest.h"
+#include "core/curl_uv.h"
 #include "kubeconfig.h"
 #include "log.h"
 #include "object.h"
@@ -23,13 +22,6 @@
 /* A watch keeps at most this much of a line it has not seen the end of. */
 #define MAX_WATCH_PENDING (64u << 20)
 #define MAX_RESPONSE (512u << 20)
-
-struct poll_ctx {
-	uv_poll_t poll;
-	curl_socket_t fd;
-	struct rest_client *c;
-	struct poll_ctx *prev, *next;
-};
 
 struct rest_request {
 	struct rest_client *c;
@@ -52,8 +44,7 @@ struct rest_request {
 struct rest_client {
 	uv_loop_t *loop;
 	bool owns_loop;
-	CURLM *multi;
-	uv_timer_t timer;
+	struct curl_uv *cu;
 	char *server, *auth_header, *user_agent;
 	char *ca, *cert, *key;
 	size_t ca_len, cert_len, key_len;
@@ -61,21 +52,11 @@ struct rest_client {
 	long timeout_ms;
 	struct rest_request *requests;
 	size_t nrequests;
-	struct poll_ctx *polls;
 	bool have_pending;         /* some watch got bytes since the last delivery */
-	int open_handles;
-	bool closing, cleaning;
+	bool closing;
 	void (*on_closed)(void *arg);
 	void *closed_arg;
 };
-
-static uv_once_t curl_once = UV_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		die("cannot initialize libcurl");
-}
 
 char *rest_resource_path(const struct rest_resource *r, const char *ns, const char *name,
 			 const char *subresource)
@@ -116,17 +97,14 @@ void rest_query_add(struct strbuf *path, const char *key, const char *value)
 	}
 }
 
-/* --- handles and close ------------------------------------------------ */
+/* --- close ------------------------------------------------------------ */
 
-static void handle_closed(struct rest_client *c)
+static void on_curl_closed(void *arg)
 {
-	void (*cb)(void *);
-	void *arg;
+	struct rest_client *c = arg;
+	void (*cb)(void *) = c->on_closed;
+	void *cb_arg = c->closed_arg;
 
-	if (--c->open_handles)
-		return;
-	cb = c->on_closed;
-	arg = c->closed_arg;
 	free(c->server);
 	free(c->auth_header);
 	free(c->user_agent);
@@ -135,34 +113,7 @@ static void handle_closed(struct rest_client *c)
 	free(c->key);
 	free(c);
 	if (cb)
-		cb(arg);
-}
-
-static void on_poll_closed(uv_handle_t *h)
-{
-	struct poll_ctx *p = h->data;
-	struct rest_client *c = p->c;
-
-	free(p);
-	handle_closed(c);
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-	handle_closed(h->data);
-}
-
-static void poll_close(struct poll_ctx *p)
-{
-	struct rest_client *c = p->c;
-
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		c->polls = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	uv_close((uv_handle_t *)&p->poll, on_poll_closed);
+		cb(cb_arg);
 }
 
 /* --- requests ---------------------------------------------------------- */
@@ -188,7 +139,7 @@ static void req_detach(struct rest_request *r)
 	struct rest_client *c = r->c;
 
 	if (r->in_multi) {
-		curl_multi_remove_handle(c->multi, r->easy);
+		curl_multi_remove_handle(curl_uv_multi(c->cu), r->easy);
 		r->in_multi = false;
 	}
 	if (!r->linked)
@@ -409,137 +360,40 @@ static void deliver_streams(struct rest_client *c)
 	free(v);
 }
 
-struct done_msg {
-	struct rest_request *r;
-	CURLcode result;
-};
-
 static void deliver_done(struct rest_client *c)
 {
-	struct done_msg *v = NULL;
-	size_t n = 0, alloc = 0, i;
-	CURLMsg *m;
-	int left;
+	struct curl_uv_done *v;
+	struct rest_request **reqs;
+	size_t n, i;
 
 	if (c->closing)
 		return;
-	/* Collect first: callbacks may add and remove handles, which must not
-	 * happen while we walk curl's message queue. */
-	while ((m = curl_multi_info_read(c->multi, &left))) {
-		struct rest_request *r = NULL;
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-		if (!r)
-			continue;
-		if (n == alloc) {
-			alloc = alloc ? alloc * 2 : 8;
-			v = xrealloc(v, alloc * sizeof(*v));
-		}
-		r->refs++;
-		v[n].r = r;
-		v[n].result = m->data.result;
-		n++;
+	n = curl_uv_take_done(c->cu, &v);
+	/* A reference on each first: finishing one may cancel another. */
+	reqs = xcalloc(n + 1, sizeof(*reqs));
+	for (i = 0; i < n; i++) {
+		curl_easy_getinfo(v[i].easy, CURLINFO_PRIVATE, (char **)&reqs[i]);
+		if (reqs[i])
+			reqs[i]->refs++;
 	}
 	for (i = 0; i < n; i++) {
-		struct rest_request *r = v[i].r;
-		if (!r->cancelled && !r->done_called)
-			finish_request(r, v[i].result);
-		req_unref(r);
+		if (!reqs[i])
+			continue;
+		if (!reqs[i]->cancelled && !reqs[i]->done_called)
+			finish_request(reqs[i], v[i].result);
+		req_unref(reqs[i]);
 	}
+	free(reqs);
 	free(v);
 }
 
-static void after_action(struct rest_client *c)
+static void after_action(void *owner)
 {
+	struct rest_client *c = owner;
+
 	if (c->have_pending)
 		deliver_streams(c);
 	deliver_done(c);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-	struct poll_ctx *p = h->data;
-	struct rest_client *c = p->c;
-	int flags = 0, running;
-
-	if (c->closing)
-		return;
-	if (status < 0)
-		flags = CURL_CSELECT_ERR;
-	else {
-		if (events & UV_READABLE)
-			flags |= CURL_CSELECT_IN;
-		if (events & UV_WRITABLE)
-			flags |= CURL_CSELECT_OUT;
-	}
-	/* p may be closed inside; only c is used after this call. */
-	curl_multi_socket_action(c->multi, p->fd, flags, &running);
-	after_action(c);
-}
-
-static void on_timeout(uv_timer_t *h)
-{
-	struct rest_client *c = h->data;
-	int running;
-
-	if (c->closing)
-		return;
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	after_action(c);
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t s, int action, void *userp, void *socketp)
-{
-	struct rest_client *c = userp;
-	struct poll_ctx *p = socketp;
-	int events = 0;
-
-	if (action == CURL_POLL_REMOVE) {
-		if (p) {
-			poll_close(p);
-			if (!c->cleaning)
-				curl_multi_assign(c->multi, s, NULL);
-		}
-		return 0;
-	}
-	if (c->cleaning)
-		return 0;
-	if (!p) {
-		p = xcalloc(1, sizeof(*p));
-		if (uv_poll_init_socket(c->loop, &p->poll, s) < 0) {
-			free(p);
-			return -1;
-		}
-		p->fd = s;
-		p->c = c;
-		p->poll.data = p;
-		p->next = c->polls;
-		if (c->polls)
-			c->polls->prev = p;
-		c->polls = p;
-		c->open_handles++;
-		curl_multi_assign(c->multi, s, p);
-	}
-	if (action & CURL_POLL_IN)
-		events |= UV_READABLE;
-	if (action & CURL_POLL_OUT)
-		events |= UV_WRITABLE;
-	uv_poll_start(&p->poll, events, on_poll);
-	return 0;
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct rest_client *c = userp;
-
-	if (c->cleaning)
-		return 0;
-	if (timeout_ms < 0)
-		uv_timer_stop(&c->timer);
-	else
-		uv_timer_start(&c->timer, on_timeout, (uint64_t)timeout_ms, 0);
-	return 0;
 }
 
 static char *dup_buf(const char *p, size_t len)
@@ -562,7 +416,6 @@ struct rest_client *rest_client_new(uv_loop_t *loop, const struct kubeconfig *kc
 		error("no API server to talk to; pass --server or a kubeconfig with a cluster server");
 		return NULL;
 	}
-	uv_once(&curl_once, curl_init_once);
 	c = xcalloc(1, sizeof(*c));
 	if (!loop) {
 		loop = xmalloc(sizeof(*loop));
@@ -582,16 +435,7 @@ struct rest_client *rest_client_new(uv_loop_t *loop, const struct kubeconfig *kc
 	c->key_len = kc->key_pem_len;
 	c->insecure = kc->insecure;
 	c->timeout_ms = DEFAULT_TIMEOUT_MS;
-	c->multi = curl_multi_init();
-	if (!c->multi)
-		die("cannot create a libcurl multi handle");
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-	uv_timer_init(loop, &c->timer);
-	c->timer.data = c;
-	c->open_handles = 1;
+	c->cu = curl_uv_new(loop, after_action, c);
 	return c;
 }
 
@@ -710,7 +554,7 @@ static struct rest_request *start(struct rest_client *c, const char *method, con
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	}
 
-	if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+	if (curl_multi_add_handle(curl_uv_multi(c->cu), e) != CURLM_OK) {
 		error("cannot start %s %s: libcurl refused the transfer", method, path);
 		req_unref(r);
 		return NULL;
@@ -783,12 +627,7 @@ void rest_client_close(struct rest_client *c, void (*on_closed)(void *arg), void
 	c->closed_arg = arg;
 	while (c->requests)
 		rest_cancel(c->requests);
-	c->cleaning = true;
-	curl_multi_cleanup(c->multi);
-	c->multi = NULL;
-	while (c->polls)
-		poll_close(c->polls);
-	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+	curl_uv_close(c->cu, on_curl_closed, c);
 	if (owns) {
 		/* c is freed by the last close callback inside this run. */
 		uv_run(loop, UV_RUN_DEFAULT);

@@ -1,12 +1,12 @@
 /*
- * The kubelet's HTTP client behind httpc.h. curl tells us which sockets to
- * watch (on_curl_socket) and when to wake it (on_curl_timer); we hand
- * readiness back with curl_multi_socket_action. User callbacks never run
- * inside a curl callback: curl only appends to buffers, and after each
- * socket_action we deliver streamed bytes and finished transfers, holding a
- * reference on each request so that a callback may cancel anything.
+ * The HTTP client behind httpc.h, on the libcurl/libuv glue of curl_uv.h.
+ * User callbacks never run inside a curl callback: curl only appends to
+ * buffers, and after each socket action (after_action) we deliver streamed
+ * bytes and finished transfers, holding a reference on each request so
+ * that a callback may cancel anything.
  */
 #include "core/httpc.h"
+#include "core/curl_uv.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -16,13 +16,6 @@
 
 #define MAX_COLLECTED (256u << 20)
 #define MAX_STREAM_PENDING (64u << 20)
-
-struct httpc_poll {
-	uv_poll_t poll;
-	curl_socket_t fd;
-	struct httpc *c;
-	struct httpc_poll *prev, *next;
-};
 
 struct httpc_req {
 	struct httpc *c;
@@ -42,63 +35,13 @@ struct httpc_req {
 
 struct httpc {
 	uv_loop_t *loop;
-	CURLM *multi;
-	uv_timer_t timer;
+	struct curl_uv *cu;
 	struct httpc_req *reqs;
 	size_t nreqs;
-	struct httpc_poll *polls;
-	bool have_pending, closing, cleaning;
-	int open_handles;
+	bool have_pending, closing;
 	void (*on_closed)(void *arg);
 	void *closed_arg;
 };
-
-static uv_once_t curl_once = UV_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		die("cannot initialize libcurl");
-}
-
-static void handle_closed(struct httpc *c)
-{
-	void (*cb)(void *) = c->on_closed;
-	void *arg = c->closed_arg;
-
-	if (--c->open_handles)
-		return;
-	free(c);
-	if (cb)
-		cb(arg);
-}
-
-static void on_poll_closed(uv_handle_t *h)
-{
-	struct httpc_poll *p = h->data;
-	struct httpc *c = p->c;
-
-	free(p);
-	handle_closed(c);
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-	handle_closed(h->data);
-}
-
-static void poll_close(struct httpc_poll *p)
-{
-	struct httpc *c = p->c;
-
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		c->polls = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	uv_close((uv_handle_t *)&p->poll, on_poll_closed);
-}
 
 static void req_unref(struct httpc_req *r)
 {
@@ -117,7 +60,7 @@ static void req_detach(struct httpc_req *r)
 	struct httpc *c = r->c;
 
 	if (r->in_multi) {
-		curl_multi_remove_handle(c->multi, r->easy);
+		curl_multi_remove_handle(curl_uv_multi(c->cu), r->easy);
 		r->in_multi = false;
 	}
 	if (!r->linked)
@@ -245,155 +188,48 @@ static void deliver_streams(struct httpc *c)
 	free(v);
 }
 
-struct done_item {
-	struct httpc_req *r;
-	CURLcode result;
-};
-
 static void deliver_done(struct httpc *c)
 {
-	struct done_item *v = NULL;
-	size_t n = 0, alloc = 0, i;
-	CURLMsg *m;
-	int left;
+	struct curl_uv_done *v;
+	struct httpc_req **reqs;
+	size_t n, i;
 
 	if (c->closing)
 		return;
-	while ((m = curl_multi_info_read(c->multi, &left))) {
-		struct httpc_req *r = NULL;
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-		if (!r)
-			continue;
-		if (n == alloc) {
-			alloc = alloc ? alloc * 2 : 8;
-			v = xrealloc(v, alloc * sizeof(*v));
-		}
-		r->refs++;
-		v[n].r = r;
-		v[n].result = m->data.result;
-		n++;
+	n = curl_uv_take_done(c->cu, &v);
+	/* A reference on each first: finishing one may cancel another. */
+	reqs = xcalloc(n + 1, sizeof(*reqs));
+	for (i = 0; i < n; i++) {
+		curl_easy_getinfo(v[i].easy, CURLINFO_PRIVATE, (char **)&reqs[i]);
+		if (reqs[i])
+			reqs[i]->refs++;
 	}
 	for (i = 0; i < n; i++) {
-		struct httpc_req *r = v[i].r;
-		if (!r->cancelled && !r->done_called)
-			finish(r, v[i].result);
-		req_unref(r);
+		if (!reqs[i])
+			continue;
+		if (!reqs[i]->cancelled && !reqs[i]->done_called)
+			finish(reqs[i], v[i].result);
+		req_unref(reqs[i]);
 	}
+	free(reqs);
 	free(v);
 }
 
-static void after_action(struct httpc *c)
+static void after_action(void *owner)
 {
+	struct httpc *c = owner;
+
 	if (c->have_pending)
 		deliver_streams(c);
 	deliver_done(c);
 }
 
-static void on_poll(uv_poll_t *h, int status, int events)
-{
-	struct httpc_poll *p = h->data;
-	struct httpc *c = p->c;
-	int flags = 0, running;
-
-	if (c->closing)
-		return;
-	if (status < 0) {
-		flags = CURL_CSELECT_ERR;
-	} else {
-		if (events & UV_READABLE)
-			flags |= CURL_CSELECT_IN;
-		if (events & UV_WRITABLE)
-			flags |= CURL_CSELECT_OUT;
-	}
-	curl_multi_socket_action(c->multi, p->fd, flags, &running);
-	after_action(c);
-}
-
-static void on_timeout(uv_timer_t *h)
-{
-	struct httpc *c = h->data;
-	int running;
-
-	if (c->closing)
-		return;
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	after_action(c);
-}
-
-static int on_curl_socket(CURL *easy, curl_socket_t s, int action, void *userp, void *socketp)
-{
-	struct httpc *c = userp;
-	struct httpc_poll *p = socketp;
-	int events = 0;
-
-	(void)easy;
-	if (action == CURL_POLL_REMOVE) {
-		if (p) {
-			poll_close(p);
-			if (!c->cleaning)
-				curl_multi_assign(c->multi, s, NULL);
-		}
-		return 0;
-	}
-	if (c->cleaning)
-		return 0;
-	if (!p) {
-		p = xcalloc(1, sizeof(*p));
-		if (uv_poll_init_socket(c->loop, &p->poll, s) < 0) {
-			free(p);
-			return -1;
-		}
-		p->fd = s;
-		p->c = c;
-		p->poll.data = p;
-		p->next = c->polls;
-		if (c->polls)
-			c->polls->prev = p;
-		c->polls = p;
-		c->open_handles++;
-		curl_multi_assign(c->multi, s, p);
-	}
-	if (action & CURL_POLL_IN)
-		events |= UV_READABLE;
-	if (action & CURL_POLL_OUT)
-		events |= UV_WRITABLE;
-	uv_poll_start(&p->poll, events, on_poll);
-	return 0;
-}
-
-static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct httpc *c = userp;
-
-	(void)multi;
-	if (c->cleaning)
-		return 0;
-	if (timeout_ms < 0)
-		uv_timer_stop(&c->timer);
-	else
-		uv_timer_start(&c->timer, on_timeout, (uint64_t)timeout_ms, 0);
-	return 0;
-}
-
 struct httpc *httpc_new(uv_loop_t *loop)
 {
-	struct httpc *c;
+	struct httpc *c = xcalloc(1, sizeof(*c));
 
-	uv_once(&curl_once, curl_init_once);
-	c = xcalloc(1, sizeof(*c));
 	c->loop = loop;
-	c->multi = curl_multi_init();
-	if (!c->multi)
-		die("cannot create a libcurl multi handle");
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-	uv_timer_init(loop, &c->timer);
-	c->timer.data = c;
-	c->open_handles = 1;
+	c->cu = curl_uv_new(loop, after_action, c);
 	return c;
 }
 
@@ -466,7 +302,7 @@ struct httpc_req *httpc_start(struct httpc *c, const struct httpc_options *o)
 	else if (!strcmp(method, "GET") && r->body)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "GET");
 
-	if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+	if (curl_multi_add_handle(curl_uv_multi(c->cu), e) != CURLM_OK) {
 		error("cannot start %s %s: libcurl refused the transfer", method, o->url);
 		req_unref(r);
 		return NULL;
@@ -481,6 +317,17 @@ struct httpc_req *httpc_start(struct httpc *c, const struct httpc_options *o)
 	return r;
 }
 
+static void on_curl_closed(void *arg)
+{
+	struct httpc *c = arg;
+	void (*cb)(void *) = c->on_closed;
+	void *cb_arg = c->closed_arg;
+
+	free(c);
+	if (cb)
+		cb(cb_arg);
+}
+
 void httpc_close(struct httpc *c, void (*cb)(void *arg), void *arg)
 {
 	if (c->closing)
@@ -490,10 +337,5 @@ void httpc_close(struct httpc *c, void (*cb)(void *arg), void *arg)
 	c->closed_arg = arg;
 	while (c->reqs)
 		httpc_cancel(c->reqs);
-	c->cleaning = true;
-	curl_multi_cleanup(c->multi);
-	c->multi = NULL;
-	while (c->polls)
-		poll_close(c->polls);
-	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+	curl_uv_close(c->cu, on_curl_closed, c);
 }
