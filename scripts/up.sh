@@ -129,7 +129,8 @@ done
 step "smoke test"
 BLOG_URL=http://127.0.0.1:30080 bash examples/blog/smoke.sh
 
-node_ip=$(minictl get nodes -o jsonpath='{.items[0].status.addresses[0].address}' 2>/dev/null || echo 127.0.0.1)
+node_ip=$(minictl get nodes -o wide --no-headers 2>/dev/null | awk 'NR == 1 { print $6 }')
+node_ip=${node_ip:-127.0.0.1}
 step "ready"
 cat <<MSG
 the blog:      http://$node_ip:30080/       (the web page; also http://127.0.0.1:30080/)

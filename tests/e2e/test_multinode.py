@@ -14,7 +14,7 @@ and h3, joined with the token over the bridge.
 Checks: a spread Deployment lands on all three; every node routes the
 others' podCIDRs (host-gw); pod to pod and pod to Service (by DNS name)
 across hosts; NodePort on h3 reaching a pod that runs only on h2; the blog
-across the three hosts; h2's agent and engine stopped: the node goes
+across the three hosts; cordon, drain and uncordon of h3; h2's agent and engine stopped: the node goes
 NotReady, its pods are replaced on h1 and h3 once the (short) unreachable
 toleration runs out, the Service stops sending to them; h2 coming back
 rejoins with its saved credential and removes the containers of the pods
@@ -350,6 +350,28 @@ def test_blog_across_hosts(lab, state):
     check_eq(r.returncode, 0, f"the blog's smoke test through h2's NodePort:\n{r.stdout}{r.stderr}")
 
 
+def test_cordon_and_drain(lab, state):
+    """cordon keeps new pods off a node; drain moves its pods elsewhere;
+    uncordon lets it take pods again."""
+    before = len([p for p in pods(lab, "web") if p["spec"]["nodeName"] == "h3"])
+    out = lab.ctl("cordon", "h3").stdout
+    check("node/h3 cordoned" in out, out)
+    lab.ctl("scale", "deployment/web", "--replicas=9")
+    wait_for(lambda: len([p for p in pods(lab, "web") if ready(p)]) == 9, timeout=120, what="nine ready web pods")
+    new_on_h3 = [p for p in pods(lab, "web") if p["spec"]["nodeName"] == "h3"]
+    check_eq(len(new_on_h3), before, "h3 kept its pods and got none of the three new ones")
+    r = lab.ctl("drain", "h3", "--timeout", "120s", timeout=150)
+    check("node/h3 drained" in r.stdout, r.stdout + r.stderr)
+    wait_for(lambda: len([p for p in pods(lab, "web") if ready(p)]) == 9, timeout=120,
+             what="nine ready web pods after the drain")
+    check_eq([p["metadata"]["name"] for p in pods(lab, "web") if p["spec"]["nodeName"] == "h3"], [],
+             "no web pod left on h3")
+    lab.ctl("uncordon", "h3")
+    lab.ctl("scale", "deployment/web", "--replicas=6")
+    wait_for(lambda: len(pods(lab, "web")) == 6, timeout=60, what="six web pods again")
+    check(not lab.get("node", "h3")["spec"].get("unschedulable"), "h3 schedulable again")
+
+
 def test_node_failure(lab, state):
     lost = {p["metadata"]["name"]: p["status"]["podIP"] for p in pods(lab, "web") if p["spec"]["nodeName"] == "h2"}
     check(lost, "web pods on h2 before it goes")
@@ -394,7 +416,7 @@ def test_node_returns(lab, state):
 
 
 TESTS = [test_cluster_up, test_spread, test_pod_to_pod_and_service, test_nodeport_across_hosts,
-         test_blog_across_hosts, test_node_failure, test_node_returns]
+         test_blog_across_hosts, test_cordon_and_drain, test_node_failure, test_node_returns]
 
 
 def main():
