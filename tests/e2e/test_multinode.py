@@ -403,7 +403,7 @@ def test_node_returns(lab, state):
     lab.start_node("h2", token=False)  # its saved credential: no token needed
     wait_for(lambda: {c["type"]: c["status"] for c in lab.get("node", "h2")["status"]["conditions"]}.get("Ready")
              == "True", timeout=90, what="h2 Ready again")
-    check("running as the node joined before" in lab.log("agent-h2"), lab.log("agent-h2"))
+    check("running as the node joined before" in lab.log("agent-h2", tail=1 << 30), lab.log("agent-h2"))
 
     def cleaned():
         live = {p["metadata"]["uid"] for p in lab.get("pods")["items"] if p["spec"].get("nodeName") == "h2"}
