@@ -172,32 +172,31 @@ static char *status_message(const struct http_result *r)
 static int preflight(void)
 {
 	char *sock = kubelet_docker_socket(), *fwd = NULL;
-	struct http_result r;
+	CURL *c = curl_easy_init();
+	struct strbuf body;
+	long status = 0;
 	size_t len;
 	int rc = 0;
-	CURL *c = curl_easy_init();
 
-	r.err[0] = '\0';
+	strbuf_init(&body, 16);
 	if (c) {
 		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
 		curl_easy_setopt(c, CURLOPT_URL, "http://docker/_ping");
 		curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		strbuf_init(&r.body, 16);
 		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-		r.status = 0;
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
 		if (curl_easy_perform(c) == CURLE_OK)
-			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-		strbuf_release(&r.body);
+			curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		curl_easy_cleanup(c);
-		if (r.status != 200)
-			rc = error("preflight: the Docker Engine does not answer on %s: start it (`systemctl start "
-				   "docker`, or `dockerd &`) or point --docker-host at its socket", sock);
 	}
+	if (status != 200)
+		rc = error("preflight: the Docker Engine does not answer on %s: start it (`systemctl start docker`, "
+			   "or `dockerd &`) or point --docker-host at its socket", sock);
 	if (read_file("/proc/sys/net/ipv4/ip_forward", &fwd, &len) == 0 && fwd[0] == '0')
 		log_warn("preflight: IP forwarding is off, so pods of other nodes cannot reach this node's pods: "
 			 "run `sysctl -w net.ipv4.ip_forward=1` (dockerd turns it on when it starts)");
+	strbuf_release(&body);
 	free(fwd);
 	free(sock);
 	return rc;

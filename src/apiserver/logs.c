@@ -148,6 +148,15 @@ static void add_query(struct strbuf *url, const struct http_request *req)
 	}
 }
 
+static bool following(const struct http_request *req)
+{
+	char *v = http_request_query(req, "follow");
+	bool yes = v && (!strcmp(v, "true") || !strcmp(v, "1") || !*v);
+
+	free(v);
+	return yes;
+}
+
 void handle_pod_log(struct apiserver *as, struct http_request *req, const struct api_path *p)
 {
 	char *key = storage_key(p->kind, p->namespace, p->name), *token, *auth;
@@ -215,6 +224,8 @@ void handle_pod_log(struct apiserver *as, struct http_request *req, const struct
 	as->log_ops = op;
 	o.url = url.buf;
 	o.ca_pem = as->ca_pem;
+	/* A followed log lasts as long as the client wants; the rest must end. */
+	o.timeout_ms = following(req) ? 0 : 60000;
 	o.headers = headers;
 	o.on_data = on_data;
 	o.on_done = on_done;
