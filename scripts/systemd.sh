@@ -12,7 +12,7 @@
 set -euo pipefail
 DATA_DIR=${MINIK8S_DATA_DIR:-/var/lib/minik8s}
 PORT=${MINIK8S_PORT:-6443}
-BIN=$(command -v minik8s || echo /usr/local/bin/minik8s)
+BIN=${MINIK8S_BIN:-$(command -v minik8s || echo /usr/local/bin/minik8s)}
 UNIT_DIR=${MINIK8S_UNIT_DIR:-/etc/systemd/system}
 
 die() {

@@ -219,7 +219,10 @@ def main():
             rc = kubelet.stop()
             if rc != 0:
                 log(f"kubelet exited with {rc}:\n{kubelet.read_log(3000)}")
-            kubelet.cleanup()
+            try:
+                kubelet.cleanup()
+            except Exception as e:  # noqa: BLE001 - the results are worth printing anyway
+                log(f"cleanup: {e}")
         if c:
             c.cleanup()
         docker.remove_image(image)
