@@ -126,6 +126,7 @@ struct kpod {
 	int64_t requeue_ms;            /* requeue after this long (0: no) */
 	int64_t hold_ms;               /* after acting, requeue after this long rather than at once */
 	bool acted;                    /* an operation was started */
+	int passes_in_row;             /* passes run back to back (pass_finish) */
 
 	struct kcstate *cs;
 	size_t ncs;

@@ -366,11 +366,16 @@ static void status_flush(struct kpod *p)
 	}
 }
 
+/* Passes one pod may run back to back before it goes to the back of the
+ * queue again, so that a hundred new pods do not starve each other. */
+#define PASSES_IN_A_ROW 4
+
 static void pass_finish(struct kpod *p)
 {
 	struct kubelet *k = p->k;
 	char *uid = xstrdup(p->uid);
 	json_t *pod = kpod_object(p);
+	bool again = false;
 
 	if (pod && !k->stopping)
 		status_update(p, pod);
@@ -380,19 +385,29 @@ static void pass_finish(struct kpod *p)
 		workqueue_forget(k->queue, uid);
 		if (p->acted && p->hold_ms)
 			workqueue_add_after(k->queue, uid, (uint64_t)p->hold_ms);
+		else if (p->acted && p->passes_in_row < PASSES_IN_A_ROW && !p->finished && !k->stopping)
+			/* As a pod worker goroutine does: go on with this pod now
+			 * (the sandbox is up, start its containers) rather than
+			 * behind every other pod in the queue. The cache already
+			 * holds what this pass made. */
+			again = true;
 		else if (p->acted)
 			workqueue_add(k->queue, uid);
 		else if (p->requeue_ms > 0)
 			workqueue_add_after(k->queue, uid, (uint64_t)p->requeue_ms);
 	}
 	p->syncing = false;
+	p->passes_in_row = again ? p->passes_in_row + 1 : 0;
 	if (p->finished) {
 		log_info("kubelet pod=%s uid=%s cleaned up", p->key, p->uid);
 		kpod_unlink(p);
 	}
-	workqueue_done(k->queue, uid);
-	free(uid);
 	kpod_unref(p);
+	if (again)
+		podworker_sync(k->queue, uid, k); /* the key stays ours in the queue */
+	else
+		workqueue_done(k->queue, uid);
+	free(uid);
 }
 
 /* ---- operations: refresh by name ------------------------------------------------ */
