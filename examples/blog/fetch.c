@@ -105,11 +105,8 @@ static void fetcher_check_done(void *owner)
 	size_t n = curl_uv_take_done(f->cu, &v);
 
 	/* A done callback may close the fetcher, which finishes every call. */
-	for (size_t i = 0; i < n && !f->closing; i++) {
-		char *priv = NULL;
-		curl_easy_getinfo(v[i].easy, CURLINFO_PRIVATE, &priv);
-		call_finish((struct fetch_call *)priv, v[i].result, NULL);
-	}
+	for (size_t i = 0; i < n && !f->closing; i++)
+		call_finish(v[i].priv, v[i].result, NULL);
 	free(v);
 }
 

@@ -66,17 +66,6 @@ static int parse_cidr(const char *s, uint32_t *dst, uint8_t *plen)
 	return 0;
 }
 
-static const char *internal_ip(const json_t *node)
-{
-	size_t i;
-	const json_t *a;
-
-	json_array_foreach(obj_get(node, "status.addresses"), i, a)
-		if (!strcmp(obj_str(a, "type") ? obj_str(a, "type") : "", "InternalIP"))
-			return obj_str(a, "address");
-	return NULL;
-}
-
 static void say_once(struct hostgw *h, const char *node, const char *what)
 {
 	const char *last = json_string_value(json_object_get(h->warned, node));
@@ -102,7 +91,7 @@ static void resync(struct hostgw *h)
 	want = xcalloc(json_array_size(nodes) + 1, sizeof(*want));
 	json_array_foreach(nodes, i, node) {
 		const char *name = obj_str(node, "metadata.name"), *cidr = obj_str(node, "spec.podCIDR");
-		const char *ip = internal_ip(node);
+		const char *ip = node_address(node, "InternalIP");
 		struct netif_route r;
 		struct in_addr gw;
 

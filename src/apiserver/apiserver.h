@@ -171,6 +171,10 @@ void handle_pod_log(struct apiserver *as, struct http_request *req, const struct
 /* Ends every log stream and closes the kubelet client; cb(data) when done. */
 void pod_logs_close(struct apiserver *as, void (*cb)(void *data), void *data);
 
+/* A short Secret value (a token), base64-decoded from data.<field>: a
+ * new string, or NULL when absent or malformed. */
+char *secret_data_string(const json_t *secret, const char *field);
+
 /* The token the apiserver shows kubelets (their port accepts only it). */
 const char *auth_kubelet_client_token(const struct auth *a);
 /* Node credentials: token -> node name, loaded from the node-credential

@@ -73,24 +73,33 @@ void auth_set_node_token(struct auth *a, const char *node, const char *token)
 	json_object_set_new(a->node_tokens, token, json_string(node));
 }
 
-static int load_one(const char *key, const json_t *secret, void *data)
+char *secret_data_string(const json_t *secret, const char *field)
 {
-	struct auth *a = data;
-	const char *b64 = obj_str(secret, "data.token"), *node = obj_label(secret, "minik8s.io/node");
+	const char *b64 = json_string_value(json_object_get(obj_get(secret, "data"), field));
 	unsigned char buf[256];
 	int n;
 
-	(void)key;
-	if (!b64 || !node || strlen(b64) > 300)
-		return 0;
+	if (!b64 || strlen(b64) > 300)
+		return NULL;
 	n = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)strlen(b64));
 	if (n <= 0)
-		return 0;
+		return NULL;
 	/* EVP_DecodeBlock counts padding as zero bytes. */
 	while (n > 0 && buf[n - 1] == '\0')
 		n--;
-	buf[n] = '\0';
-	auth_set_node_token(a, node, (const char *)buf);
+	return xstrndup((const char *)buf, (size_t)n);
+}
+
+static int load_one(const char *key, const json_t *secret, void *data)
+{
+	struct auth *a = data;
+	const char *node = obj_label(secret, "minik8s.io/node");
+	char *token = node ? secret_data_string(secret, "token") : NULL;
+
+	(void)key;
+	if (token)
+		auth_set_node_token(a, node, token);
+	free(token);
 	return 0;
 }
 

@@ -16,7 +16,7 @@
 #include "core/object.h"
 #include "core/util.h"
 
-#include <openssl/evp.h>
+#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,34 +95,13 @@ static void on_done(const struct httpc_response *r, void *data)
  * the cluster-wide kubelet-client token for kubelets that never joined. */
 static char *kubelet_token(struct apiserver *as, const char *node)
 {
-	char name[300], *key, *out = NULL;
-	const char *b64;
-	unsigned char buf[256];
-	int n;
+	char name[300], *key, *out;
 
 	snprintf(name, sizeof(name), "%s%s", NODE_CREDENTIAL_PREFIX, node);
 	key = storage_key(&kind_secret, "kube-system", name);
-	b64 = obj_str(store_get(as->store, key), "data.kubeletToken");
+	out = secret_data_string(store_get(as->store, key), "kubeletToken");
 	free(key);
-	if (b64 && strlen(b64) < 300 && (n = EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)strlen(b64))) > 0) {
-		while (n > 0 && buf[n - 1] == '\0') /* padding decodes as zero bytes */
-			n--;
-		out = xstrndup((const char *)buf, (size_t)n);
-	}
-	if (!out)
-		out = xstrdup(auth_kubelet_client_token(as->auth));
-	return out;
-}
-
-static const char *internal_ip(const json_t *node)
-{
-	size_t i;
-	const json_t *a;
-
-	json_array_foreach(obj_get(node, "status.addresses"), i, a)
-		if (obj_str(a, "type") && !strcmp(obj_str(a, "type"), "InternalIP"))
-			return obj_str(a, "address");
-	return NULL;
+	return out ? out : xstrdup(auth_kubelet_client_token(as->auth));
 }
 
 /* The query parameters the kubelet understands, passed on as given. */
@@ -133,16 +112,12 @@ static void add_query(struct strbuf *url, const struct http_request *req)
 	char sep = '?';
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		char *v = http_request_query(req, keys[i]);
+		char *v = http_request_query(req, keys[i]), *esc;
 		if (!v)
 			continue;
-		strbuf_addf(url, "%c%s=", sep, keys[i]);
-		for (const char *p = v; *p; p++)
-			if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-			    strchr("-._~:", *p))
-				strbuf_addc(url, *p);
-			else
-				strbuf_addf(url, "%%%02X", (unsigned char)*p);
+		esc = curl_easy_escape(NULL, v, 0);
+		strbuf_addf(url, "%c%s=%s", sep, keys[i], esc ? esc : "");
+		curl_free(esc);
 		sep = '&';
 		free(v);
 	}
@@ -183,7 +158,7 @@ void handle_pod_log(struct apiserver *as, struct http_request *req, const struct
 	key = storage_key(&kind_node, "", node_name);
 	node = store_get(as->store, key);
 	free(key);
-	ip = internal_ip(node);
+	ip = node_address(node, "InternalIP");
 	port = json_integer_value(obj_get(node, "status.daemonEndpoints.kubeletEndpoint.Port"));
 	if (!ip || port <= 0 || port > 65535) {
 		respond_status(req, 500, "InternalError",

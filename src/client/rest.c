@@ -363,27 +363,23 @@ static void deliver_streams(struct rest_client *c)
 static void deliver_done(struct rest_client *c)
 {
 	struct curl_uv_done *v;
-	struct rest_request **reqs;
 	size_t n, i;
 
 	if (c->closing)
 		return;
 	n = curl_uv_take_done(c->cu, &v);
 	/* A reference on each first: finishing one may cancel another. */
-	reqs = xcalloc(n + 1, sizeof(*reqs));
+	for (i = 0; i < n; i++)
+		if (v[i].priv)
+			((struct rest_request *)v[i].priv)->refs++;
 	for (i = 0; i < n; i++) {
-		curl_easy_getinfo(v[i].easy, CURLINFO_PRIVATE, (char **)&reqs[i]);
-		if (reqs[i])
-			reqs[i]->refs++;
-	}
-	for (i = 0; i < n; i++) {
-		if (!reqs[i])
+		struct rest_request *r = v[i].priv;
+		if (!r)
 			continue;
-		if (!reqs[i]->cancelled && !reqs[i]->done_called)
-			finish_request(reqs[i], v[i].result);
-		req_unref(reqs[i]);
+		if (!r->cancelled && !r->done_called)
+			finish_request(r, v[i].result);
+		req_unref(r);
 	}
-	free(reqs);
 	free(v);
 }
 

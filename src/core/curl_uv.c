@@ -208,7 +208,8 @@ size_t curl_uv_take_done(struct curl_uv *cu, struct curl_uv_done **out)
 			alloc = alloc ? alloc * 2 : 8;
 			v = xrealloc(v, alloc * sizeof(*v));
 		}
-		v[n].easy = m->easy_handle;
+		v[n].priv = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&v[n].priv);
 		v[n].result = m->data.result;
 		n++;
 	}

@@ -28,9 +28,10 @@ CURLM *curl_uv_multi(const struct curl_uv *cu);
 
 /* The transfers finished since the last call, collected before any is
  * handed on (a callback may add or remove handles, which must not happen
- * while curl's message queue is walked). *out is a new array. */
+ * while curl's message queue is walked). *out is a new array; priv is each
+ * easy handle's CURLOPT_PRIVATE (the owner's request). */
 struct curl_uv_done {
-	CURL *easy;
+	void *priv;
 	CURLcode result;
 };
 size_t curl_uv_take_done(struct curl_uv *cu, struct curl_uv_done **out);

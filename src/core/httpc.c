@@ -191,27 +191,23 @@ static void deliver_streams(struct httpc *c)
 static void deliver_done(struct httpc *c)
 {
 	struct curl_uv_done *v;
-	struct httpc_req **reqs;
 	size_t n, i;
 
 	if (c->closing)
 		return;
 	n = curl_uv_take_done(c->cu, &v);
 	/* A reference on each first: finishing one may cancel another. */
-	reqs = xcalloc(n + 1, sizeof(*reqs));
+	for (i = 0; i < n; i++)
+		if (v[i].priv)
+			((struct httpc_req *)v[i].priv)->refs++;
 	for (i = 0; i < n; i++) {
-		curl_easy_getinfo(v[i].easy, CURLINFO_PRIVATE, (char **)&reqs[i]);
-		if (reqs[i])
-			reqs[i]->refs++;
-	}
-	for (i = 0; i < n; i++) {
-		if (!reqs[i])
+		struct httpc_req *r = v[i].priv;
+		if (!r)
 			continue;
-		if (!reqs[i]->cancelled && !reqs[i]->done_called)
-			finish(reqs[i], v[i].result);
-		req_unref(reqs[i]);
+		if (!r->cancelled && !r->done_called)
+			finish(r, v[i].result);
+		req_unref(r);
 	}
-	free(reqs);
 	free(v);
 }
 

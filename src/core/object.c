@@ -168,6 +168,19 @@ const char *obj_annotation(const json_t *o, const char *key)
 	return json_string_value(json_object_get(obj_get(o, "metadata.annotations"), key));
 }
 
+const char *node_address(const json_t *node, const char *type)
+{
+	const json_t *a;
+	size_t i;
+
+	json_array_foreach(obj_get(node, "status.addresses"), i, a) {
+		const char *t = obj_str(a, "type");
+		if (t && !strcmp(t, type))
+			return obj_str(a, "address");
+	}
+	return NULL;
+}
+
 json_t *status_new(int code, const char *reason, const char *message)
 {
 	json_t *st = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:i}", "kind", "Status", "apiVersion", "v1",

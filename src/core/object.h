@@ -39,6 +39,9 @@ char *obj_key(const json_t *o);
 /* Label value or NULL. */
 const char *obj_label(const json_t *o, const char *key);
 const char *obj_annotation(const json_t *o, const char *key);
+/* A Node's first status.addresses entry of that type ("InternalIP",
+ * "Hostname"), or NULL. Borrowed. */
+const char *node_address(const json_t *node, const char *type);
 
 /*
  * A metav1.Status for an error: {"kind":"Status","apiVersion":"v1",

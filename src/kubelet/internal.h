@@ -191,7 +191,7 @@ struct kubelet {
 	struct informer_factory *factory;
 	struct informer *pods, *services, *node;
 	struct objwatch *objwatches;   /* ConfigMaps and Secrets our pods use, one watch each */
-	int objwatch_closing;          /* their informers closing, not yet closed */
+	int objwatch_closing;          /* their informers closing, not yet closed (stop waits for them) */
 	int64_t next_objwatch_gc_ms;
 	struct workqueue *queue;
 	bool workers_started;

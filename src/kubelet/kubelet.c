@@ -742,14 +742,12 @@ static void on_objwatch_closed(void *arg)
 {
 	struct kubelet *k = arg;
 
-	if (k->stopping) {
-		k->closing--;
+	k->objwatch_closing--;
+	if (k->stopping)
 		check_stopped(k);
-	} else {
-		k->objwatch_closing--;
-	}
 }
 
+/* Closes w's informer (its callback always comes later, from the loop). */
 static void objwatch_close(struct kubelet *k, struct objwatch *w)
 {
 	k->objwatch_closing++;
@@ -1177,7 +1175,7 @@ static void on_http_closed(void *arg)
 
 static void check_stopped(struct kubelet *k)
 {
-	if (k->closing || k->handles)
+	if (k->closing || k->handles || k->objwatch_closing)
 		return;
 	k->closing = -1; /* once */
 	httpc_close(k->http, on_http_closed, k);
@@ -1212,16 +1210,11 @@ static void stop(void *state, void (*done)(void *arg), void *arg)
 		probes_stop_all(p);
 	while (k->ops)
 		kop_cancel(k->ops);
-	k->closing = 4 + k->objwatch_closing;
-	k->objwatch_closing = 0;
+	k->closing = 4;
 	while (k->objwatches) {
 		struct objwatch *w = k->objwatches;
 		k->objwatches = w->next;
-		k->closing++;
-		informer_close(w->inf, on_objwatch_closed, k);
-		free(w->resource);
-		free(w->key);
-		free(w);
+		objwatch_close(k, w);
 	}
 	uv_close((uv_handle_t *)&k->tick, on_tick_closed);
 	workqueue_close(k->queue, on_part_closed, k);
