@@ -18,7 +18,7 @@ across the three hosts; cordon, drain and uncordon of h3; h2's agent and engine 
 NotReady, its pods are replaced on h1 and h3 once the (short) unreachable
 toleration runs out, the Service stops sending to them; h2 coming back
 rejoins with its saved credential and removes the containers of the pods
-that moved away.
+that moved away; h3 deleted from the cluster: the others drop its route.
 
 Needs root, a Docker Engine on the machine (for dockerd and the images),
 `ip` and `nsenter`; exit 77 without. The root network namespace is not
@@ -415,8 +415,20 @@ def test_node_returns(lab, state):
     wait_for(cleaned, timeout=120, what="h2's moved pods deleted and their containers removed")
 
 
+def test_node_deleted_loses_its_route(lab, state):
+    """A node taken out of the cluster: the others remove their route to
+    its pod network (host-gw follows the Node objects)."""
+    check_eq(lab.stop("agent-h3"), 0, "h3's agent stops cleanly")
+    lab.ctl("delete", "node", "h3")
+    cidr = state["cidrs"]["h3"]
+    for h in ("h1", "h2"):
+        wait_for(lambda: cidr not in sh("ip", "-n", NS[h], "route", "show", "proto", "77").stdout, timeout=30,
+                 what=f"{h}'s route to h3's {cidr} removed")
+
+
 TESTS = [test_cluster_up, test_spread, test_pod_to_pod_and_service, test_nodeport_across_hosts,
-         test_blog_across_hosts, test_cordon_and_drain, test_node_failure, test_node_returns]
+         test_blog_across_hosts, test_cordon_and_drain, test_node_failure, test_node_returns,
+         test_node_deleted_loses_its_route]
 
 
 def main():

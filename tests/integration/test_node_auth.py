@@ -9,6 +9,7 @@ import hashlib
 import os
 import ssl
 import subprocess
+import tempfile
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -92,6 +93,16 @@ def test_join_and_node_authorizer(c):
     check_eq(r.status, 403, "a secret no pod of n1 uses")
     check("no relationship found between node 'n1'" in r.json["message"], r.json["message"])
     check_eq(c.get("/api/v1/namespaces/default/secrets", token=n1).status, 403, "nodes cannot list secrets")
+    # The kubelet watches each one by name: a list or watch of that one name.
+    r = c.get("/api/v1/namespaces/default/secrets?fieldSelector=metadata.name%3Ddb-pass", token=n1)
+    check_eq(r.status, 200, f"a list of the one secret its pod uses: {r}")
+    check_eq([i["metadata"]["name"] for i in r.json["items"]], ["db-pass"], "just that one")
+    check_eq(c.get("/api/v1/namespaces/default/secrets?fieldSelector=metadata.name%3Dother", token=n1).status, 403,
+             "a list of a secret no pod of n1 uses")
+    check_eq(c.get("/api/v1/namespaces/default/secrets?fieldSelector=metadata.name%3Ddb-pass,metadata.name%3Dother",
+                   token=n1).status, 403, "one name only")
+    check_eq(c.get("/api/v1/secrets?fieldSelector=metadata.name%3Ddb-pass", token=n1).status, 403,
+             "not across namespaces")
 
     st = {"status": {"phase": "Running"}}
     check_eq(c.patch("/api/v1/namespaces/default/pods/on-n1/status", st, token=n1).status, 200, "own pod status")
@@ -109,6 +120,29 @@ def test_join_and_node_authorizer(c):
     check_eq(c.post("/api/v1/namespaces/default/configmaps", {"apiVersion": "v1", "kind": "ConfigMap",
                                                              "metadata": {"name": "no"}}, token=n1).status, 403,
              "nodes create nothing else")
+
+
+def test_join_addresses_and_kubelet_certificate(c):
+    secret = join_token(c).split("::node:")[1]
+    for bad, why in (("10.0.0.1", "must be a list"), (["10.0.0.1", "no spaces!"], "an IP address or a DNS name"),
+                     ([f"10.0.0.{i}" for i in range(9)], "at most 8")):
+        r = c.post("/minik8s/v1/join", {"nodeName": "addr", "addresses": bad}, token=secret)
+        check_eq(r.status, 422, f"addresses {bad!r}")
+        check(r.json["message"].startswith("addresses: ") and why in r.json["message"], r.json["message"])
+    check_eq(c.get("/api/v1/namespaces/kube-system/secrets/minik8s-node-addr").status, 404,
+             "a refused join stores nothing")
+    r = c.post("/minik8s/v1/join", {"nodeName": "addr", "addresses": ["10.0.0.7", "addr.lab"]}, token=secret)
+    check_eq(r.status, 201, f"join with addresses: {r}")
+    with tempfile.NamedTemporaryFile("w", suffix=".crt") as f:
+        f.write(r.json["kubeletCert"])
+        f.flush()
+        text = subprocess.run(["openssl", "x509", "-in", f.name, "-noout", "-text"], capture_output=True,
+                              text=True).stdout
+        ok = subprocess.run(["openssl", "verify", "-CAfile", c.ca, f.name], capture_output=True, text=True)
+    check("CN = system:node:addr" in text or "CN=system:node:addr" in text, text[:400])
+    check("IP Address:10.0.0.7" in text and "DNS:addr.lab" in text and "DNS:addr" in text, text)
+    check_eq(ok.returncode, 0, f"the kubelet certificate is the cluster CA's: {ok.stdout}{ok.stderr}")
+    check("PRIVATE KEY" in r.json["kubeletKey"], "its key comes along")
 
 
 def test_rejoin_rules_and_restart(c):
