@@ -10,6 +10,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
+# deps.sh turns on -e for its own callers; here a failing test must not end
+# the run before the counts are printed.
+set +e
 
 apt_install_missing "${MINIK8S_BUILD_DEPS[@]}" "${MINIK8S_TEST_DEPS[@]}" || exit 1
 if [ "$(id -u)" -eq 0 ]; then

@@ -23,10 +23,12 @@ NODES = [f"{PREFIX}-{i}" for i in range(3)]
 HOLLOWS = []
 
 # With a node lifecycle controller in the server, make it quick: a node whose
-# lease lapses for 4 s is marked not Ready (Kubernetes waits 50 s).
+# lease lapses for 15 s is marked not Ready (Kubernetes waits 50 s). Not
+# less: hollow nodes renew every 10 s, and a grace shorter than that taints
+# live nodes between renewals.
 LIFECYCLE = "--node-monitor-grace-period" in subprocess.run(
     [BIN, "server", "--help"], capture_output=True, text=True).stdout
-SERVER_ARGS = ["--node-monitor-grace-period", "4s", "--node-monitor-period", "1s"] if LIFECYCLE else []
+SERVER_ARGS = ["--node-monitor-grace-period", "15s", "--node-monitor-period", "1s"] if LIFECYCLE else []
 
 
 class Hollow:
