@@ -127,11 +127,23 @@ int main(int argc, char **argv)
 		int cycles = n * 3;
 
 		text = json_dumps(obj, JSON_COMPACT);
-		json_decref(obj);
 		t0 = now_ms();
 		for (int i = 0; i < n; i++)
 			json_decref(json_loads(text, 0, NULL));
-		printf("parsing one pod event (jansson):  %.1f us\n", (double)(now_ms() - t0) * 1000.0 / n);
+		printf("parsing one pod (jansson):        %.1f us\n", (double)(now_ms() - t0) * 1000.0 / n);
+		t0 = now_ms();
+		for (int i = 0; i < n; i++)
+			json_decref(obj_parse(text, strlen(text), 0, NULL));
+		printf("parsing one pod (obj_parse):      %.1f us\n", (double)(now_ms() - t0) * 1000.0 / n);
+		t0 = now_ms();
+		for (int i = 0; i < n; i++)
+			free(json_dumps(obj, JSON_COMPACT));
+		printf("printing one pod (jansson):       %.1f us\n", (double)(now_ms() - t0) * 1000.0 / n);
+		t0 = now_ms();
+		for (int i = 0; i < n; i++)
+			free(obj_dump(obj, NULL));
+		printf("printing one pod (obj_dump):      %.1f us\n", (double)(now_ms() - t0) * 1000.0 / n);
+		json_decref(obj);
 		free(text);
 
 		sched_cache_init(&sc);

@@ -172,7 +172,7 @@ static json_t *decode_body(struct http_request *req)
 		}
 	} else {
 		json_error_t err;
-		obj = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
+		obj = obj_parse(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
 		if (!obj) {
 			respond_status(req, 400, "BadRequest",
 				       "error decoding JSON request body: line %d column %d: %s",
@@ -931,7 +931,7 @@ static void handle_patch(struct apiserver *as, struct http_request *req, const s
 	}
 	if (is_patch_type(ct, "application/json-patch+json")) {
 		json_error_t err;
-		patch = json_loadb(req->body, req->body_len, 0, &err);
+		patch = obj_parse(req->body, req->body_len, 0, &err);
 		if (!json_is_array(patch)) {
 			json_decref(patch);
 			respond_status(req, 400, "BadRequest",

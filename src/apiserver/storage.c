@@ -263,7 +263,7 @@ static int on_load(const char *key, int64_t create_rv, int64_t mod_rv, const cha
 {
 	struct store *s = data;
 	json_error_t jerr;
-	json_t *obj = json_loadb(value, len, 0, &jerr);
+	json_t *obj = obj_parse(value, len, 0, &jerr);
 
 	if (!json_is_object(obj)) {
 		error("cannot load key '%s' from store '%s': %s; repair or delete that row",
@@ -320,7 +320,7 @@ static void writer_main(void *arg)
 	bool fail;
 	int n, err;
 
-	log_set_component("storage");
+	log_name_thread("storage");
 	uv_mutex_lock(&s->mu);
 	for (;;) {
 		while (!s->stop && (!s->queue || s->hold))

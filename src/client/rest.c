@@ -208,7 +208,7 @@ static int deliver_line(struct rest_request *r, const char *line, size_t n)
 	}
 	if (!n)
 		return 0;
-	ev = json_loadb(line, n, 0, &jerr);
+	ev = obj_parse(line, n, 0, &jerr);
 	type = json_string_value(json_object_get(ev, "type"));
 	obj = json_object_get(ev, "object");
 	if (!type || !json_is_object(obj)) {
@@ -301,7 +301,7 @@ static void finish_request(struct rest_request *r, CURLcode result)
 		build_transport_error(r, result, code, &msg);
 	} else if (!r->streaming) {
 		if (r->in.len)
-			body = json_loadb(r->in.buf, r->in.len, JSON_DECODE_ANY, NULL);
+			body = obj_parse(r->in.buf, r->in.len, JSON_DECODE_ANY, NULL);
 		if (code < 200 || code >= 300) {
 			const char *m = obj_str(body, "message");
 			if (m && *m)

@@ -193,7 +193,7 @@ static void *thread_main(void *arg)
 {
 	struct component_thread *t = arg;
 
-	log_set_component(t->c->name);
+	log_name_thread(t->c->name);
 	t->start_rc = t->c->start(&t->loop, t->kubeconfig, &t->state);
 	pthread_mutex_lock(&t->lock);
 	t->ready = true;

@@ -51,6 +51,15 @@ void log_set_component(const char *component)
 	thread_component = component;
 }
 
+void log_name_thread(const char *component)
+{
+	char name[16];   /* the kernel keeps 15 characters */
+
+	log_set_component(component);
+	snprintf(name, sizeof(name), "%s", component);
+	pthread_setname_np(pthread_self(), name);
+}
+
 const char *log_component(void)
 {
 	return thread_component;

@@ -21,6 +21,10 @@ void log_set_trace(const char *components);
 bool log_trace_enabled(const char *component);
 /* Names the current thread's component ("apiserver", "scheduler", ...). */
 void log_set_component(const char *component);
+/* The same, and names the thread itself after it (cut to 15 characters), so
+ * `top -H`, `ps -L` and perf tell the components of `minik8s server` apart.
+ * Only for threads we start: the main thread's name is the process's. */
+void log_name_thread(const char *component);
 const char *log_component(void);
 
 void log_write(enum log_level level, const char *fmt, ...) PRINTF_LIKE(2, 3);

@@ -18,13 +18,10 @@ json_t *obj_get(const json_t *obj, const char *path)
 	while (cur && *p) {
 		const char *dot = strchr(p, '.');
 		size_t n = dot ? (size_t)(dot - p) : strlen(p);
-		char key[128];
 
-		if (!json_is_object(cur) || n >= sizeof(key))
+		if (!json_is_object(cur))
 			return NULL;
-		memcpy(key, p, n);
-		key[n] = '\0';
-		cur = json_object_get(cur, key);
+		cur = json_object_getn(cur, p, n);
 		p += n + (dot ? 1 : 0);
 	}
 	return cur;
@@ -209,15 +206,4 @@ json_t *status_success(void)
 {
 	return json_pack("{s:s, s:s, s:{}, s:s}", "kind", "Status", "apiVersion", "v1", "metadata",
 			 "status", "Success");
-}
-
-char *obj_dump(const json_t *o, size_t *len)
-{
-	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-	if (!s)
-		s = xstrdup("null");
-	if (len)
-		*len = strlen(s);
-	return s;
 }

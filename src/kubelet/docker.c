@@ -103,7 +103,7 @@ static void on_http_done(const struct httpc_response *resp, void *data)
 	res.raw = resp->body;
 	res.raw_len = resp->body_len;
 	if (resp->body_len)
-		body = json_loadb(resp->body, resp->body_len, JSON_DECODE_ANY, NULL);
+		body = obj_parse(resp->body, resp->body_len, JSON_DECODE_ANY, NULL);
 	res.body = body;
 	if (resp->error) {
 		if (!resp->status) {
