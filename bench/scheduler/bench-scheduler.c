@@ -21,6 +21,7 @@
 #include "core/object.h"
 #include "core/util.h"
 
+#include <dirent.h>
 #include <getopt.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -48,7 +49,7 @@ struct bench {
 };
 
 static const char *kubeconfig_path;
-static int opt_pods = 30000, opt_nodes = 1000, opt_concurrency = 64, opt_server_pid, opt_deployments;
+static int opt_pods = 30000, opt_nodes = 1000, opt_concurrency = 64, opt_server_pid, opt_hollow_pid, opt_deployments;
 static int opt_timeout_s = 900;
 static bool opt_skip_baseline;
 static const char *opt_scheduler_bin, *opt_scheduler_log;
@@ -135,6 +136,95 @@ static long peak_rss_kb(int pid, const char *field)
 			kb = strtol(line + strlen(field) + 1, NULL, 10);
 	fclose(f);
 	return kb;
+}
+
+/* CPU time of a process, in ms, by thread name (threads are named after
+ * their component), from /proc/PID/task/TID/stat. Threads that ended are in
+ * the process's total only. */
+#define CPU_MAX_NAMES 16
+
+struct cpu_sample {
+	int n;
+	char name[CPU_MAX_NAMES][20];
+	double ms[CPU_MAX_NAMES];
+	double total;
+};
+
+/* utime + stime of one stat file in ms, and the thread's name. */
+static double stat_cpu_ms(const char *path, char *name, size_t len)
+{
+	char buf[1024], *open, *close;
+	unsigned long long ut = 0, st = 0;
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	open = strchr(buf, '(');
+	close = strrchr(buf, ')');
+	if (!open || !close)
+		return -1;
+	if (name)
+		snprintf(name, len, "%.*s", (int)(close - open - 1), open + 1);
+	/* after ") ": state(3) ... utime(14) stime(15) */
+	if (sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static void cpu_sample(int pid, struct cpu_sample *s)
+{
+	char path[64], name[20];
+	struct dirent *d;
+	DIR *dir;
+
+	memset(s, 0, sizeof(*s));
+	if (pid <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	s->total = stat_cpu_ms(path, NULL, 0);
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(dir = opendir(path)))
+		return;
+	while ((d = readdir(dir))) {
+		char tpath[300];
+		double ms;
+		int i;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(tpath, sizeof(tpath), "/proc/%d/task/%s/stat", pid, d->d_name);
+		if ((ms = stat_cpu_ms(tpath, name, sizeof(name))) < 0)
+			continue;
+		for (i = 0; i < s->n && strcmp(s->name[i], name); i++)
+			;
+		if (i == s->n) {
+			if (s->n == CPU_MAX_NAMES)
+				continue;
+			snprintf(s->name[s->n++], sizeof(s->name[0]), "%s", name);
+		}
+		s->ms[i] += ms;
+	}
+	closedir(dir);
+}
+
+/* CPU each thread name used between two samples, per pod. */
+static void print_cpu(const char *what, const struct cpu_sample *a, const struct cpu_sample *b, int pods)
+{
+	printf("%s CPU per pod: %.3f ms", what, (b->total - a->total) / pods);
+	for (int i = 0; i < b->n; i++) {
+		double before = 0;
+
+		for (int j = 0; j < a->n; j++)
+			if (!strcmp(a->name[j], b->name[i]))
+				before = a->ms[j];
+		if (b->ms[i] - before >= 0.5)
+			printf("%s %s %.3f", i ? "," : " (", b->name[i], (b->ms[i] - before) / pods);
+	}
+	printf("%s\n", b->n ? ")" : "");
 }
 
 /* ---- creating ------------------------------------------------------------ */
@@ -340,6 +430,16 @@ static double baseline(struct bench *b)
 	return (double)(b->t_created - t0) / 1000.0;
 }
 
+/* CPU of the server, the hollow nodes and this client over the run. */
+static struct cpu_sample cpu_before[3], cpu_after[3];
+
+static void sample_all(struct cpu_sample *out)
+{
+	cpu_sample(opt_server_pid, &out[0]);
+	cpu_sample(opt_hollow_pid, &out[1]);
+	cpu_sample((int)getpid(), &out[2]);
+}
+
 static void run(struct bench *b)
 {
 	json_t *list = NULL;
@@ -362,6 +462,7 @@ static void run(struct bench *b)
 	strbuf_release(&sb);
 	if (!b->watch)
 		die("cannot start the watch");
+	sample_all(cpu_before);
 	b->t_start = now_ms();
 	b->watching = true;
 	uv_timer_init(&b->loop, &b->progress);
@@ -371,6 +472,7 @@ static void run(struct bench *b)
 	deadline = b->t_start + (uint64_t)opt_timeout_s * 1000;
 	while (b->running < b->total && now_ms() < deadline && b->watch)
 		uv_run(&b->loop, UV_RUN_ONCE);
+	sample_all(cpu_after);
 	b->done = true;
 	uv_timer_stop(&b->progress);
 	uv_close((uv_handle_t *)&b->progress, NULL);
@@ -381,7 +483,8 @@ static void run(struct bench *b)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench-scheduler --kubeconfig FILE [--pods N] [--nodes N] [--concurrency N]\n"
-			"                       [--server-pid PID] [--deployments D] [--skip-baseline] [--timeout S]\n");
+			"                       [--server-pid PID] [--hollow-pid PID] [--deployments D] [--skip-baseline]\n"
+			"                       [--timeout S]\n");
 	exit(2);
 }
 
@@ -391,6 +494,7 @@ int main(int argc, char **argv)
 		{ "kubeconfig", required_argument, NULL, 'k' }, { "pods", required_argument, NULL, 'p' },
 		{ "nodes", required_argument, NULL, 'n' },      { "concurrency", required_argument, NULL, 'c' },
 		{ "server-pid", required_argument, NULL, 's' }, { "deployments", required_argument, NULL, 'd' },
+		{ "hollow-pid", required_argument, NULL, 'H' },
 		{ "timeout", required_argument, NULL, 't' },    { "skip-baseline", no_argument, NULL, 'b' },
 		{ "scheduler-bin", required_argument, NULL, 'S' }, { "scheduler-log", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
@@ -408,6 +512,7 @@ int main(int argc, char **argv)
 		case 'n': opt_nodes = atoi(optarg); break;
 		case 'c': opt_concurrency = atoi(optarg); break;
 		case 's': opt_server_pid = atoi(optarg); break;
+		case 'H': opt_hollow_pid = atoi(optarg); break;
 		case 'd': opt_deployments = atoi(optarg); break;
 		case 't': opt_timeout_s = atoi(optarg); break;
 		case 'b': opt_skip_baseline = true; break;
@@ -497,6 +602,13 @@ int main(int argc, char **argv)
 	if (opt_server_pid)
 		printf("control plane peak RSS: %ld MB (VmHWM of pid %d)\n", peak_rss_kb(opt_server_pid, "VmHWM") / 1024,
 		       opt_server_pid);
+	/* CPU time is what a busy, shared machine does not blur: read it next
+	 * to the rates. */
+	if (opt_server_pid)
+		print_cpu("control plane", &cpu_before[0], &cpu_after[0], b.total);
+	if (opt_hollow_pid)
+		print_cpu("hollow nodes", &cpu_before[1], &cpu_after[1], b.total);
+	print_cpu("this client", &cpu_before[2], &cpu_after[2], b.total);
 out:
 	json_decref(by_name);
 	free(b.state);

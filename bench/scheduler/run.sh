@@ -62,7 +62,7 @@ HOLLOW_PID=$!
 
 echo "minik8s scheduler benchmark: $NODES hollow nodes, $PODS pods ($WORKLOAD), $(nproc) cores"
 set -- --kubeconfig "$KUBECONFIG_FILE" --pods "$PODS" --nodes "$NODES" --concurrency "$CONCURRENCY" \
-	--server-pid "$SERVER_PID"
+	--server-pid "$SERVER_PID" --hollow-pid "$HOLLOW_PID"
 [ "$WORKLOAD" = deployments ] && set -- "$@" --deployments "$DEPLOYMENTS"
 "$BENCH_BIN" "$@"
 echo "hollow-node peak RSS: $(awk '/VmHWM/ {print int($2/1024) " MB"}' /proc/$HOLLOW_PID/status)"

@@ -223,9 +223,10 @@ struct bootstrap {
 	int pending;
 };
 
-static void bootstrap_done(int status, const json_t *obj, bool unchanged, void *data)
+static void bootstrap_done(int status, struct store_obj *o, bool unchanged, void *data)
 {
 	struct bootstrap *b = data;
+	const json_t *obj = o ? store_obj_tree(o) : NULL;
 
 	(void)unchanged;
 	if (status && status != STORE_EEXISTS)
@@ -336,7 +337,7 @@ static int find_expired_event(const char *key, const json_t *ev, void *data)
 	return 0;
 }
 
-static void on_expired_deleted(int status, const json_t *obj, bool unchanged, void *data)
+static void on_expired_deleted(int status, struct store_obj *obj, bool unchanged, void *data)
 {
 	(void)status;
 	(void)obj;
@@ -352,7 +353,7 @@ static void on_housekeeping(uv_timer_t *t)
 	size_t i;
 	json_t *k;
 
-	store_list(as->store, prefix, find_expired_event, &c);
+	store_list_trees(as->store, prefix, find_expired_event, &c);
 	json_array_foreach(c.keys, i, k)
 		store_delete(as->store, json_string_value(k), 0, on_expired_deleted, NULL);
 	if (json_array_size(c.keys))
@@ -455,7 +456,7 @@ int apiserver_start(struct apiserver *as, uv_loop_t *loop)
 	}
 	{
 		char *prefix = storage_prefix(&kind_service, NULL);
-		store_list(as->store, prefix, take_service, as);
+		store_list_trees(as->store, prefix, take_service, as);
 		free(prefix);
 	}
 	auth_load_node_tokens(as->auth, as->store);

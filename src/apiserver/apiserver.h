@@ -108,7 +108,7 @@ struct filter {
 };
 /* Parses them from the query; on error answers 400 and returns -1. */
 int filter_init(struct filter *f, const struct kind *k, struct http_request *req);
-bool filter_matches(const struct filter *f, const json_t *obj);
+bool filter_matches(const struct filter *f, struct store_obj *o);
 void filter_release(struct filter *f);
 
 /* Resource requests (handlers.c). */

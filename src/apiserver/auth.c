@@ -107,7 +107,7 @@ void auth_load_node_tokens(struct auth *a, struct store *s)
 {
 	char *prefix = xasprintf("/registry/secrets/kube-system/%s", NODE_CREDENTIAL_PREFIX);
 
-	store_list(s, prefix, load_one, a);
+	store_list_trees(s, prefix, load_one, a);
 	free(prefix);
 }
 

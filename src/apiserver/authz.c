@@ -113,7 +113,7 @@ static bool node_uses(struct apiserver *as, const char *node, const char *ns, co
 	struct uses_ctx u = { node, name, secret, false };
 	char *prefix = storage_prefix(&kind_pod, ns);
 
-	store_list(as->store, prefix, pod_uses, &u);
+	store_list_trees(as->store, prefix, pod_uses, &u);
 	free(prefix);
 	return u.found;
 }

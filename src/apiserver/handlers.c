@@ -225,19 +225,29 @@ static bool query_true(const struct http_request *req, const char *key)
 
 /* ---- selectors ----------------------------------------------------------- */
 
-static const char *filter_field(const char *field, void *ctx)
+static const char *attrs_field(const char *field, void *ctx)
 {
-	void **c = ctx;
-	return kind_field_value(c[0], c[1], field);
+	const struct store_attrs *a = ctx;
+	const char *const *kv = a->kv + 2 * a->nlabels;
+
+	for (uint32_t i = 0; i < a->nfields; i++)
+		if (!strcmp(kv[2 * i], field))
+			return kv[2 * i + 1];
+	return NULL;
 }
 
-bool filter_matches(const struct filter *f, const json_t *obj)
+bool filter_matches(const struct filter *f, struct store_obj *o)
 {
-	void *ctx[2] = { (void *)f->k, (void *)obj };
+	const struct store_attrs *a;
 
-	if (f->labels && !label_selector_matches(f->labels, obj_get(obj, "metadata.labels")))
+	if (!f->labels && !f->fields)
+		return true;
+	/* The version's selector view, made once and kept with it: watchers
+	 * ask about the new and the previous state of every change. */
+	a = store_obj_attrs(o, kind_attrs, (void *)f->k);
+	if (f->labels && !label_selector_matches_pairs(f->labels, a->kv, a->nlabels))
 		return false;
-	if (f->fields && !field_selector_matches(f->fields, filter_field, ctx))
+	if (f->fields && !field_selector_matches(f->fields, attrs_field, (void *)a))
 		return false;
 	return true;
 }
@@ -335,79 +345,135 @@ static void respond_object(struct http_request *req, const struct kind *k, int c
 	respond_json(req, code, json_incref((json_t *)obj));
 }
 
+/* Answers with a stored version: its text as stored, no printing at all,
+ * unless the client asked for a Table. */
+static void respond_stored(struct http_request *req, const struct kind *k, int code, struct store_obj *o)
+{
+	const char *js;
+	size_t len;
+
+	if (request_wants_table(req)) {
+		respond_object(req, k, code, store_obj_tree(o));
+		return;
+	}
+	js = store_obj_json(o, &len);
+	http_respond(req, code, "application/json", js, len);
+}
+
 static void handle_get(struct apiserver *as, struct http_request *req, const struct api_path *p)
 {
 	char *key = storage_key(p->kind, p->namespace, p->name);
-	const json_t *obj = store_get(as->store, key);
+	struct store_obj *o = store_lookup(as->store, key);
 
 	free(key);
-	if (!obj) {
+	if (!o) {
 		respond_not_found(req, p->kind, p->name);
 		return;
 	}
 	if (!strcmp(p->subresource, "scale")) {
-		respond_json(req, 200, scale_from(obj));
+		respond_json(req, 200, scale_from(store_obj_tree(o)));
 		return;
 	}
-	respond_object(req, p->kind, 200, obj);
+	respond_stored(req, p->kind, 200, o);
 }
 
+/* The versions a list or a deletecollection selects, borrowed: they are
+ * used before control returns to the loop. */
 struct list_ctx {
 	struct filter f;
-	json_t *items;
-	const char *ns;   /* for cluster-wide prefixes of namespaced kinds: NULL */
+	struct store_obj **items;
+	size_t n, alloc;
 };
 
-static int list_one(const char *key, const json_t *obj, void *data)
+static int list_one(const char *key, struct store_obj *o, void *data)
 {
 	struct list_ctx *lc = data;
 
 	(void)key;
-	if (filter_matches(&lc->f, obj))
-		json_array_append(lc->items, (json_t *)obj);
+	if (!filter_matches(&lc->f, o))
+		return 0;
+	if (lc->n == lc->alloc) {
+		lc->alloc = lc->alloc ? 2 * lc->alloc : 64;
+		lc->items = xrealloc(lc->items, lc->alloc * sizeof(*lc->items));
+	}
+	lc->items[lc->n++] = o;
 	return 0;
+}
+
+/* Fills lc (filter_init done) with what the request selects under p. */
+static void list_select(struct apiserver *as, const struct api_path *p, struct list_ctx *lc)
+{
+	const char *name = lc->f.fields ? field_selector_exact(lc->f.fields, "metadata.name") : NULL;
+	char *prefix;
+
+	if (name && (!p->kind->namespaced || p->has_namespace)) {
+		/* kubectl delete and kubectl wait ask for one object this way. */
+		char *key = storage_key(p->kind, p->namespace, name);
+		struct store_obj *o = store_lookup(as->store, key);
+		if (o)
+			list_one(key, o, lc);
+		free(key);
+		return;
+	}
+	prefix = storage_prefix(p->kind, p->has_namespace ? p->namespace : NULL);
+	store_list(as->store, prefix, list_one, lc);
+	free(prefix);
+}
+
+/* The selected versions as a JSON array of trees of their own (new reference). */
+static json_t *list_trees(const struct list_ctx *lc)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < lc->n; i++)
+		json_array_append_new(arr, store_obj_parse(lc->items[i]));
+	return arr;
 }
 
 static void handle_list(struct apiserver *as, struct http_request *req, const struct api_path *p)
 {
-	struct list_ctx lc;
-	char *prefix, rv[24];
-	json_t *list;
-	const char *name;
+	struct list_ctx lc = { 0 };
+	struct strbuf sb;
+	size_t bytes = 0;
 
 	if (filter_init(&lc.f, p->kind, req) < 0)
 		return;
-	lc.items = json_array();
-	name = lc.f.fields ? field_selector_exact(lc.f.fields, "metadata.name") : NULL;
-	if (name && (!p->kind->namespaced || p->has_namespace)) {
-		/* kubectl delete and kubectl wait ask for one object this way. */
-		char *key = storage_key(p->kind, p->namespace, name);
-		const json_t *obj = store_get(as->store, key);
-		if (obj)
-			list_one(key, obj, &lc);
-		free(key);
-	} else {
-		prefix = storage_prefix(p->kind, p->has_namespace ? p->namespace : NULL);
-		store_list(as->store, prefix, list_one, &lc);
-		free(prefix);
-	}
+	list_select(as, p, &lc);
 	filter_release(&lc.f);
 
 	if (request_wants_table(req)) {
-		json_t *t = table_new(p->kind, lc.items, req);
+		json_t *items = list_trees(&lc), *t = table_new(p->kind, items, req);
+		char rv[24];
+
 		snprintf(rv, sizeof(rv), "%" PRId64, store_revision(as->store));
 		obj_set(t, "metadata.resourceVersion", json_string(rv));
-		json_decref(lc.items);
+		json_decref(items);
+		free(lc.items);
 		respond_json(req, 200, t);
 		return;
 	}
-	snprintf(rv, sizeof(rv), "%" PRId64, store_revision(as->store));
-	list = json_object();
-	json_object_set_new(list, "kind", json_sprintf("%sList", p->kind->kind));
-	json_object_set_new(list, "apiVersion", json_string(kind_api_version(p->kind)));
-	json_object_set_new(list, "metadata", json_pack("{s:s}", "resourceVersion", rv));
-	json_object_set_new(list, "items", lc.items);
-	respond_json(req, 200, list);
+	/* The list is the stored texts side by side: nothing is parsed or printed. */
+	for (size_t i = 0; i < lc.n; i++) {
+		size_t len;
+
+		store_obj_json(lc.items[i], &len);
+		bytes += len + 1;
+	}
+	strbuf_init(&sb, 160 + bytes);
+	strbuf_addf(&sb, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%" PRId64
+		    "\"},\"items\":[", p->kind->kind, kind_api_version(p->kind), store_revision(as->store));
+	for (size_t i = 0; i < lc.n; i++) {
+		size_t len;
+		const char *js = store_obj_json(lc.items[i], &len);
+
+		if (i)
+			strbuf_addc(&sb, ',');
+		strbuf_add(&sb, js, len);
+	}
+	strbuf_adds(&sb, "]}");
+	free(lc.items);
+	http_respond(req, 200, "application/json", sb.buf, sb.len);
+	strbuf_release(&sb);
 }
 
 /* ---- deletion of objects (shared by DELETE and by mutations) ------------ */
@@ -448,7 +514,7 @@ static void delete_object_attempt(struct apiserver *as, struct http_request *req
 				  const json_t *old, const struct delete_options *o,
 				  void (*done)(void *data, int status), void *data, int attempts);
 
-static void delete_done(int status, const json_t *obj, bool unchanged, void *data)
+static void delete_done(int status, struct store_obj *o, bool unchanged, void *data)
 {
 	struct delete_op *op = data;
 
@@ -462,10 +528,12 @@ static void delete_done(int status, const json_t *obj, bool unchanged, void *dat
 		return;
 	}
 	if (status == 0)
-		on_object_gone(op->as, op->k, obj);
+		on_object_gone(op->as, op->k, store_obj_tree(o));
 	if (op->req) {
-		if (status == 0)
-			respond_object(op->req, op->k, 200, op->respond_with ? op->respond_with : obj);
+		if (status == 0 && op->respond_with)
+			respond_object(op->req, op->k, 200, op->respond_with);
+		else if (status == 0)
+			respond_stored(op->req, op->k, 200, o);
 		else
 			respond_store_error(op->req, op->k, op->name, status);
 		http_request_unref(op->req);
@@ -560,29 +628,54 @@ static bool spec_changed(const json_t *a, const json_t *b)
 	return false;
 }
 
-/* Whether two stored forms are equal, resourceVersion aside. */
-static bool same_object(const json_t *a, const json_t *b)
+static bool skipped(const char *key, const char *const *skip)
 {
-	json_t *ca = json_deep_copy(a), *cb = json_deep_copy(b);
-	bool eq;
-
-	obj_del(ca, "metadata.resourceVersion");
-	obj_del(cb, "metadata.resourceVersion");
-	obj_del(ca, "metadata.managedFields");
-	obj_del(cb, "metadata.managedFields");
-	eq = json_equal(ca, cb);
-	json_decref(ca);
-	json_decref(cb);
-	return eq;
+	for (; *skip; skip++)
+		if (!strcmp(key, *skip))
+			return true;
+	return false;
 }
 
-static void mutation_respond(struct mutation *m, const json_t *obj)
+/* Whether objects a and b have equal members but those named in skip. */
+static bool equal_but(const json_t *a, const json_t *b, const char *const *skip)
+{
+	const char *key;
+	json_t *v;
+	size_t na = 0, nb = 0;
+
+	if (!json_is_object(a) || !json_is_object(b))
+		return json_equal(a, b);
+	json_object_foreach((json_t *)a, key, v) {
+		if (skipped(key, skip))
+			continue;
+		na++;
+		if (!json_equal(v, json_object_get(b, key)))
+			return false;
+	}
+	json_object_foreach((json_t *)b, key, v)
+		if (!skipped(key, skip))
+			nb++;
+	return na == nb;
+}
+
+/* Whether two stored forms are equal, resourceVersion (and managedFields)
+ * aside: compared in place, as nothing needs changing to compare. */
+static bool same_object(const json_t *a, const json_t *b)
+{
+	static const char *const top[] = { "metadata", NULL };
+	static const char *const md[] = { "resourceVersion", "managedFields", NULL };
+
+	return equal_but(a, b, top) &&
+	       equal_but(json_object_get(a, "metadata"), json_object_get(b, "metadata"), md);
+}
+
+static void mutation_respond(struct mutation *m, struct store_obj *o)
 {
 	if (!m->req)
 		return;
 	switch (m->respond_as) {
 	case RESPOND_SCALE:
-		respond_json(m->req, m->respond_code, scale_from(obj));
+		respond_json(m->req, m->respond_code, scale_from(store_obj_tree(o)));
 		break;
 	case RESPOND_SUCCESS: {
 		json_t *st = status_success();
@@ -591,7 +684,7 @@ static void mutation_respond(struct mutation *m, const json_t *obj)
 		break;
 	}
 	default:
-		respond_object(m->req, m->k, m->respond_code, obj);
+		respond_stored(m->req, m->k, m->respond_code, o);
 	}
 }
 
@@ -603,9 +696,10 @@ static void finish_delete_after_update(struct delete_op *op, int status)
 	mutation_free(m);
 }
 
-static void mutation_written(int status, const json_t *obj, bool unchanged, void *data)
+static void mutation_written(int status, struct store_obj *o, bool unchanged, void *data)
 {
 	struct mutation *m = data;
+	const json_t *obj;
 
 	(void)unchanged;
 	if (status == STORE_ECONFLICT && !m->client_rv && ++m->attempts < MUTATION_MAX_ATTEMPTS) {
@@ -623,6 +717,7 @@ static void mutation_written(int status, const json_t *obj, bool unchanged, void
 		mutation_free(m);
 		return;
 	}
+	obj = store_obj_tree(o);
 	if (m->k == &kind_service)
 		release_service_delta(m->as, m->old_copy, obj);
 	if (ready_to_go(m->k, obj)) {
@@ -641,7 +736,7 @@ static void mutation_written(int status, const json_t *obj, bool unchanged, void
 		store_delete(m->as->store, m->key, obj_rv(obj), delete_done, op);
 		return;
 	}
-	mutation_respond(m, obj);
+	mutation_respond(m, o);
 	mutation_free(m);
 }
 
@@ -694,14 +789,20 @@ static json_t *restrict_to_endpoint(struct mutation *m, const json_t *old, json_
 	json_t *out;
 
 	if (!strcmp(sub, "status")) {
-		out = json_deep_copy(old);
-		json_t *st = json_object_get(candidate, "status");
-		if (st)
-			json_object_set(out, "status", st);
-		else
-			json_object_del(out, "status");
-		json_decref(candidate);
-		return out;
+		/* The candidate with everything but its status as stored. It is
+		 * ours (a patch result or a request body), and mostly equal to old
+		 * already: only what differs is copied back. */
+		const char *key;
+		json_t *v;
+		void *tmp;
+
+		json_object_foreach_safe(candidate, tmp, key, v)
+			if (strcmp(key, "status") && !json_object_get(old, key))
+				json_object_del(candidate, key);
+		json_object_foreach((json_t *)old, key, v)
+			if (strcmp(key, "status") && !json_equal(v, json_object_get(candidate, key)))
+				json_object_set_new(candidate, key, json_deep_copy(v));
+		return candidate;
 	}
 	if (!strcmp(sub, "finalize")) {
 		out = json_deep_copy(old);
@@ -738,7 +839,8 @@ static json_t *restrict_to_endpoint(struct mutation *m, const json_t *old, json_
 
 static void mutation_run(struct mutation *m)
 {
-	const json_t *old = store_get(m->as->store, m->key);
+	struct store_obj *cur = store_lookup(m->as->store, m->key);
+	const json_t *old = cur ? store_obj_tree(cur) : NULL;
 	struct field_errors errs = { 0 };
 	json_t *obj;
 
@@ -800,10 +902,10 @@ static void mutation_run(struct mutation *m)
 		/* Nothing changed: no write, no new revision, no watch event. */
 		json_decref(obj);
 		if (ready_to_go(m->k, old)) {
-			mutation_written(0, old, true, m);
+			mutation_written(0, cur, true, m);
 			return;
 		}
-		mutation_respond(m, old);
+		mutation_respond(m, cur);
 		mutation_free(m);
 		return;
 	}
@@ -876,7 +978,9 @@ static bool is_patch_type(const char *ct, const char *want)
 static json_t *mutate_patch(struct mutation *m, const json_t *old)
 {
 	bool scale = !strcmp(m->p.subresource, "scale");
-	json_t *base = scale ? scale_from(old) : json_deep_copy(old), *patched = NULL;
+	/* The patch functions leave their input alone and return a tree of
+	 * their own, so the stored object itself is the base. */
+	json_t *base = scale ? scale_from(old) : json_incref((json_t *)old), *patched = NULL;
 	const char *kind = scale ? "Scale" : m->k->kind;
 	char *err = NULL;
 
@@ -969,13 +1073,13 @@ struct create_op {
 	json_t *svc; /* a Service's allocations, to free if the write fails */
 };
 
-static void create_done(int status, const json_t *obj, bool unchanged, void *data)
+static void create_done(int status, struct store_obj *o, bool unchanged, void *data)
 {
 	struct create_op *op = data;
 
 	(void)unchanged;
 	if (status == 0) {
-		respond_object(op->req, op->k, 201, obj);
+		respond_stored(op->req, op->k, 201, o);
 	} else {
 		if (op->svc)
 			release_service(op->as, op->svc);
@@ -1421,7 +1525,7 @@ static void collection_one_done(void *data, int status)
 
 static void handle_delete_collection(struct apiserver *as, struct http_request *req, const struct api_path *p)
 {
-	struct list_ctx lc;
+	struct list_ctx lc = { 0 };
 	struct collection_delete *cd;
 	struct delete_options o;
 	json_t *holder, *items;
@@ -1435,12 +1539,12 @@ static void handle_delete_collection(struct apiserver *as, struct http_request *
 		filter_release(&lc.f);
 		return;
 	}
-	lc.items = json_array();
 	prefix = storage_prefix(p->kind, p->has_namespace ? p->namespace : NULL);
 	store_list(as->store, prefix, list_one, &lc);
 	free(prefix);
 	filter_release(&lc.f);
-	items = lc.items;
+	items = list_trees(&lc);
+	free(lc.items);
 
 	cd = xcalloc(1, sizeof(*cd));
 	cd->req = req;

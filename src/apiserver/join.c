@@ -54,7 +54,7 @@ static char *b64(const char *s)
 	return out;
 }
 
-static void join_done(int status, const json_t *obj, bool unchanged, void *data)
+static void join_done(int status, struct store_obj *obj, bool unchanged, void *data)
 {
 	struct join_op *op = data;
 

@@ -7,6 +7,7 @@
  * kinds share. Each kind's own rules live in src/apiserver/kinds/<kind>.c.
  */
 #include "apiserver/kinds.h"
+#include "apiserver/storage.h"
 #include "kinds/internal.h"
 #include "object.h"
 #include "util.h"
@@ -203,6 +204,60 @@ const char *kind_field_value(const struct kind *k, const json_t *obj, const char
 		return ns ? ns : "";
 	}
 	return k && k->field_value ? k->field_value(obj, field) : NULL;
+}
+
+struct store_attrs *kind_attrs(const json_t *obj, void *kind)
+{
+	static const char *const generic[] = { "metadata.name", "metadata.namespace" };
+	const struct kind *k = kind;
+	const json_t *labels = obj_get(obj, "metadata.labels");
+	const char *const *fields = k ? k->fields : NULL;
+	size_t nlabels = 0, nfields = ARRAY_SIZE(generic), bytes = 0, i = 0;
+	const char *key;
+	const json_t *v;
+	struct store_attrs *a;
+	char *p;
+
+	/* Sizes first: one allocation holds the pointers and the strings. */
+	json_object_foreach((json_t *)labels, key, v) {
+		if (!json_is_string(v))
+			continue;
+		nlabels++;
+		bytes += strlen(key) + json_string_length(v) + 2;
+	}
+	for (size_t f = 0; f < ARRAY_SIZE(generic); f++)
+		bytes += strlen(kind_field_value(k, obj, generic[f])) + 1;
+	for (size_t f = 0; fields && fields[f]; f++, nfields++)
+		bytes += strlen(kind_field_value(k, obj, fields[f])) + 1;
+
+	a = xmalloc(sizeof(*a) + 2 * (nlabels + nfields) * sizeof(a->kv[0]) + bytes);
+	a->nlabels = (uint32_t)nlabels;
+	a->nfields = (uint32_t)nfields;
+	p = (char *)&a->kv[2 * (nlabels + nfields)];
+#define PUT(s)                                          \
+	do {                                            \
+		size_t n_ = strlen(s) + 1;              \
+		a->kv[i++] = memcpy(p, (s), n_);        \
+		p += n_;                                \
+	} while (0)
+	json_object_foreach((json_t *)labels, key, v) {
+		if (!json_is_string(v))
+			continue;
+		PUT(key);
+		PUT(json_string_value(v));
+	}
+#undef PUT
+	/* Field names are static strings: only their values are copied. */
+	for (size_t f = 0; f < nfields; f++) {
+		const char *name = f < ARRAY_SIZE(generic) ? generic[f] : fields[f - ARRAY_SIZE(generic)];
+		const char *val = kind_field_value(k, obj, name);
+		size_t n = strlen(val) + 1;
+
+		a->kv[i++] = name;
+		a->kv[i++] = memcpy(p, val, n);
+		p += n;
+	}
+	return a;
 }
 
 /* ---- cells ------------------------------------------------------------------ */

@@ -100,6 +100,9 @@ struct kind {
 	 * metadata.namespace (those are generic), or NULL if not supported:
 	 * pods: spec.nodeName, status.phase; events: involvedObject.*, reason, type. */
 	const char *(*field_value)(const json_t *obj, const char *field);
+	/* The fields field_value answers for, NULL-terminated (or NULL): what
+	 * a stored version's selector view (struct store_attrs) holds. */
+	const char *const *fields;
 };
 
 /* The registry, NULL-terminated, in discovery order. */
@@ -119,6 +122,10 @@ const char *kind_unsupported(const char *name);
 
 /* Field value for selectors, generic part included (metadata.name, metadata.namespace). */
 const char *kind_field_value(const struct kind *k, const json_t *obj, const char *field);
+/* What selectors read of obj, for the store to keep with its version: its
+ * labels and every field kind_field_value answers for. A store_attrs_fn
+ * (data is the kind); free() the result. */
+struct store_attrs *kind_attrs(const json_t *obj, void *kind);
 
 /* Cells shared by several kinds. */
 json_t *cell_age(const json_t *obj, time_t now);

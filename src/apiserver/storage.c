@@ -1,11 +1,17 @@
 /*
  * The backend-independent half of the store (storage.h): every object lives
- * in memory in an ordered map (a skip list) for get and list; writes are
- * serialised on the loop thread and queued for one writer thread that hands
- * whole batches to the backend (storage_sqlite.c) as single transactions;
- * committed results come back through a uv_async and are applied to memory,
- * appended to the watch window (a ring of the last events) and delivered to
- * watchers, and only then is each writer's callback called.
+ * in memory in an ordered map (a skip list) for get and list, as its JSON
+ * text (struct store_obj); writes are serialised on the loop thread and
+ * queued for one writer thread that hands whole batches to the backend
+ * (storage_sqlite.c) as single transactions; committed results come back
+ * through a uv_async and are applied to memory, appended to the watch window
+ * (a ring of the last events) and delivered to watchers, and only then is
+ * each writer's callback called.
+ *
+ * Trees: a version keeps the tree it was written with, and any reader may
+ * parse one; the tree cache holds the most recently used ones, and trims
+ * itself to its size only when the loop is about to poll again (a uv_prepare),
+ * so a tree lent to a callback lives at least as long as that callback.
  *
  * Threads: the writer thread sees only struct store_write (bytes) and the
  * queue, under s->mu. Everything holding a json_t stays on the loop thread,
@@ -14,6 +20,7 @@
 #include "storage.h"
 #include "storage_backend.h"
 
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +33,7 @@
 
 #define DEFAULT_WATCH_WINDOW 10000
 #define DEFAULT_MAX_BATCH 1000
+#define DEFAULT_TREE_CACHE 1024
 
 /* ---- the ordered map -------------------------------------------------- */
 
@@ -37,8 +45,20 @@
  */
 #define MAP_LEVELS 16
 
+struct store_obj {
+	struct store *s;
+	int refs;
+	int64_t rv;
+	json_t *tree;                 /* parsed form while in the tree cache, else NULL */
+	struct store_obj *lru_prev, *lru_next;  /* the cache, most recently used first */
+	struct store_attrs *attrs;    /* made on first use */
+	uint32_t rv_off;              /* where the resourceVersion's digits start in json */
+	uint32_t len;
+	char json[];                  /* compact JSON with metadata.resourceVersion, NUL-terminated */
+};
+
 struct map_node {
-	json_t *obj;            /* owned reference, immutable once stored */
+	struct store_obj *obj;  /* owned reference */
 	const char *key;        /* points into this allocation */
 	int level;
 	struct map_node *next[];
@@ -66,7 +86,7 @@ static void map_release(struct map *m)
 
 	for (; n; n = next) {
 		next = n->next[0];
-		json_decref(n->obj);
+		store_obj_unref(n->obj);
 		free(n);
 	}
 	free(m->head);
@@ -108,11 +128,11 @@ static struct map_node *map_find(struct map *m, const char *key)
 }
 
 /* Stores obj (stolen) under key; returns the reference it replaced or NULL. */
-static json_t *map_put(struct map *m, const char *key, json_t *obj)
+static struct store_obj *map_put(struct map *m, const char *key, struct store_obj *obj)
 {
 	struct map_node *update[MAP_LEVELS], *n;
 	size_t klen;
-	json_t *old;
+	struct store_obj *old;
 	int level;
 
 	n = map_seek(m, key, update);
@@ -141,10 +161,10 @@ static json_t *map_put(struct map *m, const char *key, json_t *obj)
 }
 
 /* Removes key; returns its reference (now the caller's) or NULL. */
-static json_t *map_remove(struct map *m, const char *key)
+static struct store_obj *map_remove(struct map *m, const char *key)
 {
 	struct map_node *update[MAP_LEVELS], *n;
-	json_t *obj;
+	struct store_obj *obj;
 
 	n = map_seek(m, key, update);
 	if (!n || strcmp(n->key, key))
@@ -171,8 +191,6 @@ struct store_op {
 	struct store_event ev;  /* filled in when applied; lives on in the window */
 	json_t *obj;            /* the caller's object (stolen), loop thread only */
 	char *value;            /* serialised obj; freed once applied */
-	char *json;             /* lazily computed JSON of ev.obj */
-	size_t json_len;
 	store_done_fn cb;
 	void *data;
 	char key[];
@@ -233,27 +251,262 @@ struct store {
 	bool stop, hold;
 	int fail_commit;
 	uint64_t batches;
+
+	/* The tree cache (loop thread): versions holding a tree, most recently
+	 * used first; trimmed to tree_cap by the prepare handle. */
+	struct store_obj *lru_head, *lru_tail;
+	size_t ntrees, tree_cap;
+	uint64_t tree_hits, tree_misses;
+	uv_prepare_t trim;
+	bool trimming;
+	int handles;                    /* libuv handles not closed yet */
 };
 
 static void op_free(struct store_op *op)
 {
 	json_decref(op->obj);
-	json_decref((json_t *)op->ev.obj);
-	json_decref((json_t *)op->ev.prev);
+	store_obj_unref(op->ev.obj);
+	store_obj_unref(op->ev.prev);
 	free(op->value);
-	free(op->json);
 	free(op);
 }
 
-static const char *event_json(const struct store_event *ev, size_t *len)
-{
-	struct store_op *op = container_of(ev, struct store_op, ev);
+/* ---- stored versions ---------------------------------------------------- */
 
-	if (!op->json)
-		op->json = obj_dump(ev->obj, &op->json_len);
+/*
+ * Where "resourceVersion" goes in compact JSON that obj_dump made: the
+ * offset of the closing '}' of the top-level "metadata" object, or 0 when
+ * the object has none. Only the top level is read member by member; values
+ * are skipped with their strings and nesting, which is all the grammar a
+ * valid text needs.
+ */
+static size_t metadata_close(const char *js, size_t len)
+{
+	size_t i = 1;   /* past '{' */
+
+	while (i < len && js[i] == '"') {
+		size_t kstart = ++i, depth = 0;
+		bool is_md;
+
+		while (i < len && js[i] != '"')
+			i += js[i] == '\\' ? 2 : 1;
+		is_md = i - kstart == 8 && !memcmp(js + kstart, "metadata", 8);
+		i += 2;   /* '"' ':' */
+		for (; i < len; i++) {
+			char c = js[i];
+
+			if (c == '"') {
+				for (i++; i < len && js[i] != '"'; i++)
+					if (js[i] == '\\')
+						i++;
+			} else if (c == '{' || c == '[') {
+				depth++;
+			} else if (c == '}' || c == ']') {
+				if (depth == 0)
+					break;   /* the end of the top-level object */
+				if (--depth == 0 && is_md)
+					return i;
+			} else if (c == ',' && depth == 0) {
+				break;
+			}
+		}
+		if (i >= len || js[i] != ',')
+			return 0;
+		i++;
+	}
+	return 0;
+}
+
+static struct store_obj *obj_alloc(struct store *s, size_t len, int64_t rv)
+{
+	struct store_obj *o = xcalloc(1, sizeof(*o) + len + 1);
+
+	o->s = s;
+	o->refs = 1;
+	o->rv = rv;
+	o->len = (uint32_t)len;
+	return o;
+}
+
+/* A version from the stored text (compact JSON without resourceVersion):
+ * the same text with "resourceVersion":"<rv>" as the last member of
+ * metadata, where obj_set_rv() puts it in a tree, so that the text is
+ * always what obj_dump() prints of the tree. */
+static struct store_obj *obj_from_value(struct store *s, const char *value, size_t vlen, int64_t rv)
+{
+	size_t at = metadata_close(value, vlen), olen, clen, dlen, len;
+	const char *open, *close = "\"";
+	char digits[24];
+	struct store_obj *o;
+	char *p;
+
+	if (at) {
+		open = value[at - 1] == '{' ? "\"resourceVersion\":\"" : ",\"resourceVersion\":\"";
+	} else {   /* no metadata at all: it is appended, as obj_set_rv would */
+		at = vlen - 1;
+		open = vlen > 2 ? ",\"metadata\":{\"resourceVersion\":\"" : "\"metadata\":{\"resourceVersion\":\"";
+		close = "\"}";
+	}
+	olen = strlen(open);
+	clen = strlen(close);
+	dlen = (size_t)snprintf(digits, sizeof(digits), "%" PRId64, rv);
+	len = vlen + olen + dlen + clen;
+	o = obj_alloc(s, len, rv);
+	p = o->json;
+	memcpy(p, value, at);
+	p += at;
+	memcpy(p, open, olen);
+	p += olen;
+	memcpy(p, digits, dlen);
+	p += dlen;
+	memcpy(p, close, clen);
+	p += clen;
+	memcpy(p, value + at, vlen - at);
+	o->json[len] = '\0';
+	o->rv_off = (uint32_t)(at + olen);
+	return o;
+}
+
+/* The same text stamped with another revision (a deleted object's last state). */
+static struct store_obj *obj_restamped(const struct store_obj *old, int64_t rv)
+{
+	char digits[24];
+	size_t olen = (size_t)snprintf(NULL, 0, "%" PRId64, old->rv);
+	size_t nlen = (size_t)snprintf(digits, sizeof(digits), "%" PRId64, rv);
+	size_t len = old->len - olen + nlen;
+	struct store_obj *o = obj_alloc(old->s, len, rv);
+
+	memcpy(o->json, old->json, old->rv_off);
+	memcpy(o->json + old->rv_off, digits, nlen);
+	memcpy(o->json + old->rv_off + nlen, old->json + old->rv_off + olen, old->len - old->rv_off - olen);
+	o->json[len] = '\0';
+	o->rv_off = old->rv_off;
+	return o;
+}
+
+const char *store_obj_json(const struct store_obj *o, size_t *len)
+{
 	if (len)
-		*len = op->json_len;
-	return op->json;
+		*len = o->len;
+	return o->json;
+}
+
+int64_t store_obj_rv(const struct store_obj *o)
+{
+	return o->rv;
+}
+
+struct store_obj *store_obj_ref(struct store_obj *o)
+{
+	if (o)
+		o->refs++;
+	return o;
+}
+
+static void lru_unlink(struct store *s, struct store_obj *o)
+{
+	if (o->lru_prev)
+		o->lru_prev->lru_next = o->lru_next;
+	else
+		s->lru_head = o->lru_next;
+	if (o->lru_next)
+		o->lru_next->lru_prev = o->lru_prev;
+	else
+		s->lru_tail = o->lru_prev;
+	o->lru_prev = o->lru_next = NULL;
+}
+
+static void lru_push(struct store *s, struct store_obj *o)
+{
+	o->lru_next = s->lru_head;
+	if (s->lru_head)
+		s->lru_head->lru_prev = o;
+	else
+		s->lru_tail = o;
+	s->lru_head = o;
+}
+
+static void tree_drop(struct store_obj *o)
+{
+	struct store *s = o->s;
+
+	lru_unlink(s, o);
+	json_decref(o->tree);
+	o->tree = NULL;
+	s->ntrees--;
+}
+
+void store_obj_unref(struct store_obj *o)
+{
+	if (!o || --o->refs > 0)
+		return;
+	if (o->tree)
+		tree_drop(o);
+	free(o->attrs);
+	free(o);
+}
+
+static void on_trim(uv_prepare_t *h)
+{
+	struct store *s = h->data;
+
+	while (s->ntrees > s->tree_cap)
+		tree_drop(s->lru_tail);
+	uv_prepare_stop(h);
+	s->trimming = false;
+}
+
+/* Gives o its tree (stolen) or marks the one it has as just used. */
+static void tree_keep(struct store_obj *o, json_t *tree)
+{
+	struct store *s = o->s;
+
+	if (o->tree) {
+		lru_unlink(s, o);
+	} else {
+		o->tree = tree;
+		s->ntrees++;
+	}
+	lru_push(s, o);
+	if (s->ntrees > s->tree_cap && !s->trimming && !s->shut) {
+		uv_prepare_start(&s->trim, on_trim);
+		s->trimming = true;
+	}
+}
+
+const json_t *store_obj_tree(struct store_obj *o)
+{
+	if (o->tree) {
+		o->s->tree_hits++;
+		tree_keep(o, NULL);
+		return o->tree;
+	}
+	o->s->tree_misses++;
+	tree_keep(o, obj_parse(o->json, o->len, 0, NULL));
+	return o->tree;
+}
+
+json_t *store_obj_parse(const struct store_obj *o)
+{
+	return o->tree ? json_incref(o->tree) : obj_parse(o->json, o->len, 0, NULL);
+}
+
+const struct store_attrs *store_obj_attrs(struct store_obj *o, store_attrs_fn make, void *data)
+{
+	if (!o->attrs) {
+		json_t *tree = store_obj_parse(o);
+
+		o->attrs = make(tree, data);
+		json_decref(tree);
+	}
+	return o->attrs;
+}
+
+void store_tree_cache_stats(const struct store *s, size_t *trees, uint64_t *hits, uint64_t *misses)
+{
+	*trees = s->ntrees;
+	*hits = s->tree_hits;
+	*misses = s->tree_misses;
 }
 
 /* ---- loading ---------------------------------------------------------- */
@@ -263,6 +516,8 @@ static int on_load(const char *key, int64_t create_rv, int64_t mod_rv, const cha
 {
 	struct store *s = data;
 	json_error_t jerr;
+	/* Parsed once to refuse a damaged row now rather than at first use;
+	 * the tree is not kept: most objects are never read as one. */
 	json_t *obj = obj_parse(value, len, 0, &jerr);
 
 	if (!json_is_object(obj)) {
@@ -271,8 +526,8 @@ static int on_load(const char *key, int64_t create_rv, int64_t mod_rv, const cha
 		json_decref(obj);
 		return -EPROTO;
 	}
-	obj_set_rv(obj, mod_rv);
-	json_decref(map_put(&s->map, key, obj));
+	json_decref(obj);
+	store_obj_unref(map_put(&s->map, key, obj_from_value(s, value, len, mod_rv)));
 	return 0;
 }
 
@@ -438,20 +693,7 @@ static struct store_op *window_at(const struct store *s, size_t i)
 
 /* ---- applying committed writes (loop thread) -------------------------- */
 
-/* The last state of a deleted object, stamped with the deletion's revision.
- * Shares everything but the top level and metadata with old. */
-static json_t *deleted_copy(const json_t *old, int64_t rv)
-{
-	json_t *c = json_copy((json_t *)old);
-	json_t *md = json_object_get(c, "metadata");
-
-	md = json_is_object(md) ? json_copy(md) : json_object();
-	json_object_set_new(c, "metadata", md);
-	obj_set_rv(c, rv);
-	return c;
-}
-
-static void op_done(struct store *s, struct store_op *op, int status, const json_t *obj,
+static void op_done(struct store *s, struct store_op *op, int status, struct store_obj *obj,
 		    bool unchanged)
 {
 	s->pending--;
@@ -461,11 +703,9 @@ static void op_done(struct store *s, struct store_op *op, int status, const json
 
 static void op_apply(struct store *s, struct store_op *op)
 {
+	struct store_obj *old, *o;
 	struct map_node *n;
-	json_t *old;
 
-	free(op->value);
-	op->value = NULL;
 	if (op->w.status || op->w.unchanged) {
 		/* Conflicts and unchanged updates report what is stored now. */
 		n = op->w.unchanged || op->w.status == STORE_EEXISTS || op->w.status == STORE_ECONFLICT
@@ -479,28 +719,34 @@ static void op_apply(struct store *s, struct store_op *op)
 	switch (op->w.kind) {
 	case STORE_WRITE_CREATE:
 	case STORE_WRITE_UPDATE:
+		/* The text and the tree say the same: the tree gets the revision
+		 * where the text has it, and stays cached as this version's. */
+		o = obj_from_value(s, op->value, op->w.value_len, op->ev.rv);
 		obj_set_rv(op->obj, op->ev.rv);
-		old = map_put(&s->map, op->key, json_incref(op->obj));
+		tree_keep(o, op->obj);
+		op->obj = NULL;
+		old = map_put(&s->map, op->key, store_obj_ref(o));
 		if ((old != NULL) != (op->w.kind == STORE_WRITE_UPDATE))
 			log_error("store cache disagrees with the backend on key=%s rv=%lld",
 				  op->key, (long long)op->ev.rv);
 		op->ev.type = old ? STORE_MODIFIED : STORE_ADDED;
-		op->ev.obj = op->obj;
+		op->ev.obj = o;
 		op->ev.prev = old;
-		op->obj = NULL;
 		break;
 	case STORE_WRITE_DELETE:
 		old = map_remove(&s->map, op->key);
 		if (!old) {
 			log_error("store cache disagrees with the backend on key=%s rv=%lld",
 				  op->key, (long long)op->ev.rv);
-			old = json_object();
+			old = obj_from_value(s, "{}", 2, op->ev.rv);
 		}
 		op->ev.type = STORE_DELETED;
-		op->ev.obj = deleted_copy(old, op->ev.rv);
+		op->ev.obj = obj_restamped(old, op->ev.rv);
 		op->ev.prev = old;
 		break;
 	}
+	free(op->value);
+	op->value = NULL;
 	s->revision = op->ev.rv;
 	window_push(s, op);
 	deliver(s, &op->ev);
@@ -554,6 +800,7 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_options *
 	s->window_cap = opt->watch_window ? opt->watch_window : DEFAULT_WATCH_WINDOW;
 	s->window = xcalloc(s->window_cap, sizeof(*s->window));
 	s->max_batch = opt->max_batch > 0 ? opt->max_batch : DEFAULT_MAX_BATCH;
+	s->tree_cap = opt->tree_cache ? opt->tree_cache : DEFAULT_TREE_CACHE;
 
 	if (slash && slash != opt->path) {
 		char *dir = xstrndup(opt->path, (size_t)(slash - opt->path));
@@ -585,6 +832,9 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_options *
 		goto out;
 	}
 	s->async.data = s;
+	uv_prepare_init(loop, &s->trim);   /* cannot fail */
+	s->trim.data = s;
+	s->handles = 2;
 	s->path = NULL;
 	log_info("store opened path=%s keys=%zu revision=%lld", opt->path, s->map.count,
 		 (long long)s->revision);
@@ -604,12 +854,14 @@ out:
 	return err < 0 ? err : -EIO;
 }
 
-static void on_async_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
 	struct store *s = h->data;
 	void (*cb)(void *data) = s->close_cb;
 	void *data = s->close_data;
 
+	if (--s->handles > 0)
+		return;
 	uv_cond_destroy(&s->cv);
 	uv_mutex_destroy(&s->mu);
 	store_free(s);
@@ -617,12 +869,13 @@ static void on_async_closed(uv_handle_t *h)
 		cb(data);
 }
 
-/* Every write has completed: stop the (idle) writer and close the handle. */
+/* Every write has completed: stop the (idle) writer and close the handles. */
 static void store_shutdown(struct store *s)
 {
 	s->shut = true;
 	writer_stop(s);
-	uv_close((uv_handle_t *)&s->async, on_async_closed);
+	uv_close((uv_handle_t *)&s->async, on_handle_closed);
+	uv_close((uv_handle_t *)&s->trim, on_handle_closed);
 }
 
 void store_close(struct store *s, void (*cb)(void *data), void *data)
@@ -649,15 +902,22 @@ int64_t store_oldest_watchable(const struct store *s)
 	return s->window_len ? window_at(s, 0)->ev.rv : s->revision + 1;
 }
 
-const json_t *store_get(struct store *s, const char *key)
+struct store_obj *store_lookup(struct store *s, const char *key)
 {
 	struct map_node *n = map_find(&s->map, key);
 
 	return n ? n->obj : NULL;
 }
 
+const json_t *store_get(struct store *s, const char *key)
+{
+	struct map_node *n = map_find(&s->map, key);
+
+	return n ? store_obj_tree(n->obj) : NULL;
+}
+
 int store_list(struct store *s, const char *prefix,
-	       int (*fn)(const char *key, const json_t *obj, void *data), void *data)
+	       int (*fn)(const char *key, struct store_obj *obj, void *data), void *data)
 {
 	size_t plen = strlen(prefix);
 	int ret;
@@ -667,6 +927,22 @@ int store_list(struct store *s, const char *prefix,
 		if ((ret = fn(n->key, n->obj, data)))
 			return ret;
 	return 0;
+}
+
+int store_list_trees(struct store *s, const char *prefix,
+		     int (*fn)(const char *key, const json_t *obj, void *data), void *data)
+{
+	size_t plen = strlen(prefix);
+	int ret = 0;
+
+	for (struct map_node *n = map_seek(&s->map, prefix, NULL);
+	     !ret && n && !strncmp(n->key, prefix, plen); n = n->next[0]) {
+		json_t *tree = store_obj_parse(n->obj);
+
+		ret = fn(n->key, tree, data);
+		json_decref(tree);
+	}
+	return ret;
 }
 
 size_t store_count(struct store *s, const char *prefix)
@@ -731,7 +1007,6 @@ static void store_submit(struct store *s, enum store_write_kind kind, const char
 	op->w.key = op->key;
 	op->w.expect_rv = expect_rv;
 	op->ev.key = op->key;
-	op->ev.json = event_json;
 	op->cb = cb;
 	op->data = data;
 	s->pending++;

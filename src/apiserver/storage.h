@@ -10,9 +10,11 @@
  *   watchers <--(events, in rv order)-- watch window (ring) <------------+
  *
  * Keys are "/registry/<resource>/<namespace>/<name>" or, for cluster-scoped
- * kinds, "/registry/<resource>/<name>". Values are JSON objects. The value
- * stored on disk has no metadata.resourceVersion: every object handed out
- * carries the revision of its last change there, filled in by the store.
+ * kinds, "/registry/<resource>/<name>". Values are JSON objects, kept in
+ * memory as compact JSON text (struct store_obj) with trees parsed on
+ * demand. The value stored on disk has no metadata.resourceVersion: every
+ * object handed out carries the revision of its last change there, filled
+ * in by the store.
  *
  * Threading: every function here is called on the loop thread given to
  * store_open(), and every callback runs there. Only the writer thread touches
@@ -41,6 +43,7 @@ struct store_options {
 	const char *path;        /* SQLite file, e.g. "<data-dir>/state.db" */
 	size_t watch_window;     /* events kept for watch resumption; 0: 10000 */
 	int max_batch;           /* writes per transaction at most; 0: 1000 */
+	size_t tree_cache;       /* parsed trees kept between loop turns; 0: 1024 */
 };
 
 /* Opens (creating or migrating the schema as needed) and loads every object
@@ -57,27 +60,73 @@ int64_t store_revision(const struct store *s);
 /* The oldest revision a watch can still start from (watch from rv >= this). */
 int64_t store_oldest_watchable(const struct store *s);
 
-/* Reads come from memory. The returned object is borrowed and immutable:
- * it stays valid until control returns to the loop; deep-copy to change. */
+/*
+ * One stored version of one object: what the map holds for a key, and what
+ * the watch window keeps of earlier versions. In memory it is its compact
+ * JSON as served, metadata.resourceVersion included, about a tenth of what
+ * the same object costs as a jansson tree; the tree is parsed when somebody
+ * needs it and kept in a bounded cache of recently used trees.
+ * Immutable; reference counted; loop thread only.
+ */
+struct store_obj;
+
+/* The JSON text, NUL-terminated, borrowed from o; *len (may be NULL) is its length. */
+const char *store_obj_json(const struct store_obj *o, size_t *len);
+int64_t store_obj_rv(const struct store_obj *o);
+/* The parsed tree, borrowed and read-only: valid until control returns to
+ * the loop (json_incref it to keep it longer), then possibly dropped from
+ * the cache. For one object at a time; a walk over many uses
+ * store_obj_parse so that it does not flush the cache. */
+const json_t *store_obj_tree(struct store_obj *o);
+/* A tree to read on one's own, new reference, not put in the cache (the
+ * cached one, if any, shared). Read-only like the other. */
+json_t *store_obj_parse(const struct store_obj *o);
+/* Keeps o beyond the callback that lent it (the watch window and the map
+ * hold their own references). */
+struct store_obj *store_obj_ref(struct store_obj *o);
+void store_obj_unref(struct store_obj *o);
+
+/*
+ * What label and field selectors look at, made once per version and kept
+ * with it: label pairs, then field pairs (name, value), all strings.
+ */
+struct store_attrs {
+	uint32_t nlabels, nfields;
+	const char *kv[];   /* 2*nlabels, then 2*nfields */
+};
+/* Builds attrs from the object's tree; the result is freed with free(). */
+typedef struct store_attrs *(*store_attrs_fn)(const json_t *obj, void *data);
+/* o's attrs, made by make on first use (every caller must make the same
+ * thing for the same key: the kind decides, and the key names the kind). */
+const struct store_attrs *store_obj_attrs(struct store_obj *o, store_attrs_fn make, void *data);
+
+/* The stored version at key (borrowed), or NULL. */
+struct store_obj *store_lookup(struct store *s, const char *key);
+/* The same, as a tree (store_obj_tree), or NULL. */
 const json_t *store_get(struct store *s, const char *key);
 /* Calls fn for each object whose key starts with prefix, in key order; stops
  * early when fn returns non-zero (and returns that value). */
 int store_list(struct store *s, const char *prefix,
-	       int (*fn)(const char *key, const json_t *obj, void *data), void *data);
+	       int (*fn)(const char *key, struct store_obj *obj, void *data), void *data);
+/* The same with each object's tree, parsed for the call and not cached
+ * (store_obj_parse): for walks that read every object. */
+int store_list_trees(struct store *s, const char *prefix,
+		     int (*fn)(const char *key, const json_t *obj, void *data), void *data);
 size_t store_count(struct store *s, const char *prefix);
 
 /*
  * Write completion. status is 0 or one of STORE_E*. On success obj is the
- * object as now stored (borrowed, with metadata.resourceVersion) or, for a
- * delete, the last state of the deleted object with the deletion's revision.
- * unchanged is true when an update's value equalled the stored one: nothing
- * was written, no revision was used and no event sent; obj is the current one.
- * On STORE_ECONFLICT/STORE_EEXISTS obj is the current object (may be NULL).
+ * version now stored (borrowed) or, for a delete, the last state of the
+ * deleted object with the deletion's revision. unchanged is true when an
+ * update's value equalled the stored one: nothing was written, no revision
+ * was used and no event sent; obj is the current one. On
+ * STORE_ECONFLICT/STORE_EEXISTS obj is the current version (may be NULL).
  */
-typedef void (*store_done_fn)(int status, const json_t *obj, bool unchanged, void *data);
+typedef void (*store_done_fn)(int status, struct store_obj *obj, bool unchanged, void *data);
 
-/* The store steals obj (callers json_incref to keep theirs). The object's
- * metadata.resourceVersion, if any, is ignored and not stored.
+/* The store steals obj (callers json_incref to keep theirs; then they must
+ * not change it any more, as it becomes the stored version's tree). The
+ * object's metadata.resourceVersion, if any, is ignored and not stored.
  * expect_rv: 0 for "whatever is there", else the revision the caller read. */
 void store_create(struct store *s, const char *key, json_t *obj, store_done_fn cb, void *data);
 void store_update(struct store *s, const char *key, json_t *obj, int64_t expect_rv,
@@ -90,11 +139,8 @@ struct store_event {
 	enum store_event_type type;
 	int64_t rv;
 	const char *key;
-	const json_t *obj;   /* the new state; for DELETED the last state (rv = the deletion's) */
-	const json_t *prev;  /* the state before (MODIFIED, DELETED), else NULL */
-	/* Compact JSON of obj, computed once on first use and shared by every
-	 * watcher (fan-out without re-serialising). */
-	const char *(*json)(const struct store_event *ev, size_t *len);
+	struct store_obj *obj;   /* the new state; for DELETED the last state (rv = the deletion's) */
+	struct store_obj *prev;  /* the state before (MODIFIED, DELETED), else NULL */
 };
 
 typedef void (*store_watch_fn)(const struct store_event *ev, void *data);
@@ -110,6 +156,9 @@ int store_watch(struct store *s, const char *prefix, int64_t from_rv, store_watc
 		void *data, struct store_watch **out);
 void store_watch_stop(struct store_watch *w);
 size_t store_watch_count(const struct store *s);
+
+/* Trees in the cache now, and the cache's hits and misses since open. */
+void store_tree_cache_stats(const struct store *s, size_t *trees, uint64_t *hits, uint64_t *misses);
 
 /* Test hook: the n-th transaction commit from now fails as a full disk would
  * (0 disables). Every write in that batch gets STORE_EIO and nothing changes. */

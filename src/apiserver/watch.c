@@ -3,7 +3,7 @@
  * chunked stream of one JSON event per line. Each watcher is a store watch
  * on its collection's key prefix plus this request's selectors:
  *
- *   store commit -> store_event (obj JSON serialised once) -> each watcher:
+ *   store commit -> store_event (the version's stored text) -> each watcher:
  *       match(new)? match(prev)?  -> ADDED / MODIFIED / DELETED / skip
  *       -> {"type":...,"object":...}\n  -> http_stream_write
  *
@@ -87,32 +87,15 @@ static void on_client_gone(struct http_request *req, void *data)
 	watcher_end(data);
 }
 
-static void write_event(struct watcher *w, const char *type, const json_t *obj, const char *obj_json, size_t len)
+/* Writes one event line, {"type":...,"object":<js>}, and cuts off a client
+ * that lets too much pile up. */
+static void write_event(struct watcher *w, const char *type, const char *js, size_t len)
 {
 	struct strbuf sb;
 
 	strbuf_init(&sb, len + 40);
 	strbuf_addf(&sb, "{\"type\":\"%s\",\"object\":", type);
-	if (w->table) {
-		json_t *arr = json_array(), *t;
-		char *s;
-		size_t n;
-		json_array_append(arr, (json_t *)obj);
-		t = table_new(w->f.k, arr, w->req);
-		obj_set(t, "metadata.resourceVersion", json_string(obj_str(obj, "metadata.resourceVersion") ?: ""));
-		s = obj_dump(t, &n);
-		strbuf_add(&sb, s, n);
-		free(s);
-		json_decref(t);
-		json_decref(arr);
-	} else if (obj_json) {
-		strbuf_add(&sb, obj_json, len);
-	} else {
-		size_t n;
-		char *s = obj_dump(obj, &n);
-		strbuf_add(&sb, s, n);
-		free(s);
-	}
+	strbuf_add(&sb, js, len);
 	strbuf_adds(&sb, "}\n");
 	http_stream_write(w->req, sb.buf, sb.len);
 	strbuf_release(&sb);
@@ -123,13 +106,48 @@ static void write_event(struct watcher *w, const char *type, const json_t *obj, 
 	}
 }
 
+/* An ERROR event's Status. */
+static void write_status(struct watcher *w, json_t *st)
+{
+	size_t len;
+	char *js = obj_dump(st, &len);
+
+	write_event(w, "ERROR", js, len);
+	free(js);
+	json_decref(st);
+}
+
+/* A stored version: its text as stored, shared by every watcher, or for
+ * kubectl get -w a Table with its row. */
+static void write_stored(struct watcher *w, const char *type, struct store_obj *o)
+{
+	const char *js;
+	size_t len;
+
+	if (w->table) {
+		const json_t *obj = store_obj_tree(o);
+		json_t *arr = json_array(), *t;
+		char *s;
+
+		json_array_append(arr, (json_t *)obj);
+		t = table_new(w->f.k, arr, w->req);
+		obj_set(t, "metadata.resourceVersion", json_string(obj_str(obj, "metadata.resourceVersion") ?: ""));
+		s = obj_dump(t, &len);
+		write_event(w, type, s, len);
+		free(s);
+		json_decref(t);
+		json_decref(arr);
+		return;
+	}
+	js = store_obj_json(o, &len);
+	write_event(w, type, js, len);
+}
+
 static void on_store_event(const struct store_event *ev, void *data)
 {
 	struct watcher *w = data;
 	bool now, before;
 	const char *type;
-	const char *js;
-	size_t len = 0;
 
 	if (w->ended)
 		return;
@@ -156,8 +174,7 @@ static void on_store_event(const struct store_event *ev, void *data)
 			return;
 		type = "DELETED";
 	}
-	js = w->table ? NULL : ev->json(ev, &len);
-	write_event(w, type, ev->obj, js, len);
+	write_stored(w, type, ev->obj);
 }
 
 static void send_bookmark(struct watcher *w)
@@ -186,13 +203,13 @@ struct initial_ctx {
 	struct watcher *w;
 };
 
-static int send_initial(const char *key, const json_t *obj, void *data)
+static int send_initial(const char *key, struct store_obj *o, void *data)
 {
 	struct watcher *w = data;
 
 	(void)key;
-	if (!w->ended && filter_matches(&w->f, obj))
-		write_event(w, "ADDED", obj, NULL, 0);
+	if (!w->ended && filter_matches(&w->f, o))
+		write_stored(w, "ADDED", o);
 	return w->ended;
 }
 
@@ -235,9 +252,7 @@ void handle_watch(struct apiserver *as, struct http_request *req, const struct a
 		char *end;
 		from = strtoll(rvs, &end, 10);
 		if (*end || from < 0) {
-			json_t *st = status_new(400, "BadRequest", "invalid resourceVersion: must be a number");
-			write_event(w, "ERROR", st, NULL, 0);
-			json_decref(st);
+			write_status(w, status_new(400, "BadRequest", "invalid resourceVersion: must be a number"));
 			watcher_end(w);
 			goto out;
 		}
@@ -249,9 +264,7 @@ void handle_watch(struct apiserver *as, struct http_request *req, const struct a
 		char msg[128];
 		snprintf(msg, sizeof(msg), "too old resource version: %" PRId64 " (%" PRId64 ")", from,
 			 store_oldest_watchable(as->store) - 1);
-		json_t *st = status_new(410, "Expired", msg);
-		write_event(w, "ERROR", st, NULL, 0);
-		json_decref(st);
+		write_status(w, status_new(410, "Expired", msg));
 		w->sw = NULL;
 		watcher_end(w);
 		goto out;

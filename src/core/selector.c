@@ -698,19 +698,17 @@ static bool has_value(const struct requirement *r, const char *v)
 	return bsearch(&v, r->values, r->nvalues, sizeof(*r->values), cmp_str) != NULL;
 }
 
-static bool requirement_matches(const struct requirement *r, const json_t *labels)
+/* present: the label exists; s: its value when it is a string (the
+ * apiserver never stores another kind, which would equal nothing). */
+static bool requirement_matches_value(const struct requirement *r, bool present, const char *s)
 {
-	const json_t *v = json_is_object(labels) ? json_object_get(labels, r->key) : NULL;
-	/* A label that is not a string (the apiserver never stores one) is
-	 * present but equal to nothing. */
-	const char *s = json_is_string(v) ? json_string_value(v) : NULL;
 	int64_t n;
 
 	switch (r->op) {
 	case OP_EXISTS:
-		return v != NULL;
+		return present;
 	case OP_DOES_NOT_EXIST:
-		return v == NULL;
+		return !present;
 	case OP_EQUALS:
 	case OP_DOUBLE_EQUALS:
 	case OP_IN:
@@ -731,9 +729,28 @@ bool label_selector_matches(const struct label_selector *sel, const json_t *labe
 {
 	if (!sel)
 		return true;
-	for (size_t i = 0; i < sel->n; i++)
-		if (!requirement_matches(&sel->reqs[i], labels))
+	for (size_t i = 0; i < sel->n; i++) {
+		const json_t *v = json_is_object(labels) ? json_object_get(labels, sel->reqs[i].key) : NULL;
+
+		if (!requirement_matches_value(&sel->reqs[i], v != NULL, json_string_value(v)))
 			return false;
+	}
+	return true;
+}
+
+bool label_selector_matches_pairs(const struct label_selector *sel, const char *const *kv, size_t n)
+{
+	if (!sel)
+		return true;
+	for (size_t i = 0; i < sel->n; i++) {
+		const char *v = NULL;
+
+		for (size_t j = 0; j < n && !v; j++)
+			if (!strcmp(kv[2 * j], sel->reqs[i].key))
+				v = kv[2 * j + 1];
+		if (!requirement_matches_value(&sel->reqs[i], v != NULL, v))
+			return false;
+	}
 	return true;
 }
 

@@ -25,6 +25,8 @@ int label_selector_parse(const char *s, struct label_selector **out, char **err)
 int label_selector_from_json(const json_t *sel, struct label_selector **out, char **err);
 /* labels is the metadata.labels object, or NULL for none. */
 bool label_selector_matches(const struct label_selector *sel, const json_t *labels);
+/* The same against n labels given as key, value, key, value, ... strings. */
+bool label_selector_matches_pairs(const struct label_selector *sel, const char *const *kv, size_t n);
 bool label_selector_empty(const struct label_selector *sel);
 /* Canonical string form (requirements sorted by key), new heap string. */
 char *label_selector_string(const struct label_selector *sel);

@@ -35,9 +35,33 @@ struct result {
 	json_t *obj;     /* deep copy of it, or NULL */
 };
 
-static void on_done(int status, const json_t *obj, bool unchanged, void *data)
+/* A version's text and tree must say the same thing, revision included. */
+static void check_version(struct store_obj *o)
+{
+	size_t len;
+	const char *js = store_obj_json(o, &len);
+	json_t *parsed = json_loadb(js, len, 0, NULL);
+	const json_t *tree = store_obj_tree(o);
+	char *printed = obj_dump(tree, NULL);
+
+	CHECK(parsed != NULL);
+	CHECK(json_equal(parsed, tree));
+	CHECK_INT(obj_rv(parsed), store_obj_rv(o));
+	CHECK_INT(strlen(js), len);
+	CHECK_STR(printed, js);   /* the text is what printing the tree gives */
+	free(printed);
+	json_decref(parsed);
+}
+
+static void on_done(int status, struct store_obj *o, bool unchanged, void *data)
 {
 	struct result *r = data;
+	const json_t *obj = NULL;
+
+	if (o) {
+		check_version(o);
+		obj = store_obj_tree(o);
+	}
 
 	r->called = true;
 	r->status = status;
@@ -62,9 +86,11 @@ static void wait_for(struct result *r, size_t n)
 			uv_run(&loop, UV_RUN_ONCE);
 }
 
+static size_t opt_tree_cache;   /* for open_store: 0 is the store's default */
+
 static struct store *open_store(size_t window)
 {
-	struct store_options opt = { .path = dbpath, .watch_window = window };
+	struct store_options opt = { .path = dbpath, .watch_window = window, .tree_cache = opt_tree_cache };
 	struct store *s = NULL;
 	int err = store_open(&s, &loop, &opt);
 
@@ -163,18 +189,15 @@ static void on_event(const struct store_event *ev, void *data)
 {
 	static const char *names[] = { "ADDED", "MODIFIED", "DELETED" };
 	struct recorder *r = data;
-	size_t len;
-	const char *json = ev->json(ev, &len);
-	json_t *parsed = json_loadb(json, len, 0, NULL);
+	const char *json = store_obj_json(ev->obj, NULL);
 
-	/* The shared JSON is the object itself, revision included. */
-	CHECK(parsed && obj_rv(parsed) == ev->rv);
-	CHECK_INT(obj_rv(ev->obj), ev->rv);
-	json_decref(parsed);
+	/* The shared text is the object itself, revision included. */
+	check_version(ev->obj);
+	CHECK_INT(store_obj_rv(ev->obj), ev->rv);
 	if (ev->type == STORE_ADDED)
 		CHECK(ev->prev == NULL);
 	else
-		CHECK(ev->prev && obj_rv(ev->prev) < ev->rv);
+		CHECK(ev->prev && store_obj_rv(ev->prev) < ev->rv && obj_rv(store_obj_tree(ev->prev)) < ev->rv);
 	if (ev->rv <= r->last_rv)
 		r->in_order = false;
 	r->last_rv = ev->rv;
@@ -363,13 +386,13 @@ struct list_state {
 	int stop_at;
 };
 
-static int on_list(const char *key, const json_t *obj, void *data)
+static int on_list(const char *key, struct store_obj *o, void *data)
 {
 	struct list_state *st = data;
 
 	if (st->n && strcmp(st->last, key) >= 0)
 		st->sorted = false;
-	if (!obj || obj_rv(obj) <= 0)
+	if (!o || store_obj_rv(o) <= 0)
 		st->sorted = false;
 	snprintf(st->last, sizeof(st->last), "%s", key);
 	st->n++;
@@ -743,7 +766,7 @@ struct closer {
 	int calls;
 };
 
-static void on_done_close(int status, const json_t *obj, bool unchanged, void *data)
+static void on_done_close(int status, struct store_obj *obj, bool unchanged, void *data)
 {
 	struct closer *c = data;
 
@@ -825,7 +848,7 @@ struct child {
 
 static void child_create(struct child *c);
 
-static void child_done(int status, const json_t *obj, bool unchanged, void *data)
+static void child_done(int status, struct store_obj *obj, bool unchanged, void *data)
 {
 	struct child *c = *(struct child **)data;
 	const char *key = (const char *)data + sizeof(struct child *);
@@ -834,7 +857,7 @@ static void child_done(int status, const json_t *obj, bool unchanged, void *data
 
 	if (status == 0) {
 		/* One write(2) per line: atomic on a pipe. */
-		n = snprintf(line, sizeof(line), "%s %lld\n", key, (long long)obj_rv(obj));
+		n = snprintf(line, sizeof(line), "%s %lld\n", key, (long long)store_obj_rv(obj));
 		if (write(c->fd, line, (size_t)n) != n)
 			_exit(3);
 	}
@@ -1016,6 +1039,139 @@ static void remove_tree(const char *dir)
 	rmdir(dir);
 }
 
+
+/* Texts of odd shapes: the revision goes inside the top-level metadata,
+ * wherever that is and whatever its neighbours hold, and text and tree
+ * agree (check_version in on_done and on_event) for creates, updates and
+ * the last state of deletes. */
+static void test_versions(void)
+{
+	static const char *const shapes[] = {
+		"{\"kind\":\"X\"}",
+		"{}",
+		"{\"metadata\":{}}",
+		"{\"a\":\"}{\\\"\",\"metadata\":{\"labels\":{\"x\":\"y}\"},\"q\":\"\\\"{[\\\\\"},\"z\":[{\"metadata\":{}}]}",
+		"{\"spec\":{\"metadata\":{\"n\":1}},\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"77\"},\"t\":[1,[2,{}]]}",
+		"{\"metadata\":{\"name\":\"\\u00e9\\n\"},\"data\":{\"k\":\"\\ud83d\\ude00\"}}",
+	};
+	struct store *s = open_store(0);
+	struct recorder rec;
+	struct store_watch *w;
+	int64_t rev = store_revision(s);
+
+	recorder_init(&rec);
+	CHECK_INT(store_watch(s, "/registry/shapes/", rev, on_event, &rec, &w), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(shapes); i++) {
+		char key[64];
+		json_t *obj = json_loads(shapes[i], 0, NULL);
+		struct result r = { 0 };
+		const char *js;
+		size_t len;
+
+		CHECK(obj != NULL);
+		snprintf(key, sizeof(key), "/registry/shapes/k%zu", i);
+		CHECK_INT(sync_create(s, key, obj, NULL), 0);
+		js = store_obj_json(store_lookup(s, key), &len);
+		CHECK(strstr(js, "\"resourceVersion\":\"77\"") == NULL);   /* a client's is never kept */
+		CHECK(strstr(js, "\"resourceVersion\":\"") != NULL);
+		obj = json_deep_copy(store_get(s, key));
+		obj_set(obj, "extra", json_string("v"));
+		CHECK_INT(sync_update(s, key, obj, 0, NULL), 0);
+		CHECK_INT(sync_delete(s, key, 0, &r), 0);
+		CHECK_INT(r.rv, store_revision(s));   /* the last state carries the deletion's revision */
+		result_release(&r, 1);
+	}
+	CHECK_INT(rec.events, 3 * (int)ARRAY_SIZE(shapes));
+	CHECK(rec.in_order);
+	store_watch_stop(w);
+	strbuf_release(&rec.log);
+	close_store(s);
+}
+
+static int attrs_made;
+
+static struct store_attrs *make_attrs(const json_t *obj, void *data)
+{
+	struct store_attrs *a = xcalloc(1, sizeof(*a) + 2 * sizeof(a->kv[0]));
+
+	(void)obj;
+	attrs_made++;
+	a->nfields = 1;
+	a->kv[0] = "field";
+	a->kv[1] = data;
+	return a;
+}
+
+/* Lets the loop go round once: prepare handles run (the tree cache trims
+ * itself there), then a poll that does not wait. */
+static void loop_turn(void)
+{
+	uv_run(&loop, UV_RUN_NOWAIT);
+}
+
+/* The tree cache: bounded between loop turns, never under a caller's feet
+ * within one, and the same tree for the same version while cached. Attrs
+ * are made once per version. */
+static void test_tree_cache(void)
+{
+	const json_t *trees[40];
+	struct store *s;
+	size_t n;
+	uint64_t hits, misses, hits0, misses0;
+
+	opt_tree_cache = 4;
+	s = open_store(0);
+	for (int i = 0; i < 40; i++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "/registry/configmaps/tc/k%02d", i);
+		CHECK_INT(sync_create(s, key, cm(key + 26, "v"), NULL), 0);
+	}
+	loop_turn();
+	store_tree_cache_stats(s, &n, &hits0, &misses0);
+	CHECK(n <= 4);
+
+	/* One callback's worth of reads: every tree stays, over the bound. */
+	for (int i = 0; i < 40; i++) {
+		char key[64];
+
+		snprintf(key, sizeof(key), "/registry/configmaps/tc/k%02d", i);
+		trees[i] = store_get(s, key);
+		CHECK(trees[i] != NULL);
+		CHECK(store_get(s, key) == trees[i]);
+	}
+	for (int i = 0; i < 40; i++)
+		CHECK_STR(obj_name(trees[i]), obj_name(trees[i]));   /* still readable (ASan would say) */
+	store_tree_cache_stats(s, &n, &hits, &misses);
+	CHECK_INT(n, 40);
+	CHECK(misses - misses0 >= 36);
+	CHECK(hits - hits0 >= 40);
+	loop_turn();
+	store_tree_cache_stats(s, &n, &hits, &misses);
+	CHECK_INT(n, 4);
+
+	/* A tree of one's own outlives the cache's. */
+	{
+		json_t *mine = store_obj_parse(store_lookup(s, "/registry/configmaps/tc/k00"));
+
+		loop_turn();
+		CHECK_STR(data_v(mine), "v");
+		json_decref(mine);
+	}
+
+	attrs_made = 0;
+	{
+		struct store_obj *o = store_lookup(s, "/registry/configmaps/tc/k07");
+		const struct store_attrs *a = store_obj_attrs(o, make_attrs, "one");
+
+		CHECK_STR(a->kv[1], "one");
+		CHECK(store_obj_attrs(o, make_attrs, "two") == a);
+		CHECK_INT(attrs_made, 1);
+	}
+	close_store(s);
+	opt_tree_cache = 0;
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -1041,6 +1197,8 @@ int main(void)
 	test_close_from_callback();
 	test_bad_files();
 	test_kill9();
+	test_versions();
+	test_tree_cache();
 	test_bench_creates();
 
 	CHECK_INT(uv_loop_close(&loop), 0);

@@ -184,21 +184,17 @@ static const struct table_column event_columns[] = {
 };
 
 /* EventToSelectableFields. */
+/* Every field event_field_value() answers for: the first nine are read
+ * where their name says, the last two come from other places. */
+static const char *const event_fields[] = { "involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+					    "involvedObject.uid", "involvedObject.apiVersion",
+					    "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason", "type",
+					    "reportingComponent", "source", NULL };
+
 static const char *event_field_value(const json_t *obj, const char *field)
 {
-	static const char *const direct[] = {
-		"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-		"involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
-		"involvedObject.fieldPath", "reason", "type",
-	};
 	const char *v;
 
-	for (size_t i = 0; i < ARRAY_SIZE(direct); i++) {
-		if (!strcmp(field, direct[i])) {
-			v = obj_str(obj, field);
-			return v ? v : "";
-		}
-	}
 	if (!strcmp(field, "reportingComponent")) {
 		v = obj_str(obj, "reportingController");
 		return v ? v : "";
@@ -206,6 +202,12 @@ static const char *event_field_value(const json_t *obj, const char *field)
 	if (!strcmp(field, "source")) {
 		v = obj_str(obj, "source.component");
 		return v ? v : "";
+	}
+	for (size_t i = 0; event_fields[i]; i++) {
+		if (!strcmp(field, event_fields[i])) {
+			v = obj_str(obj, field);
+			return v ? v : "";
+		}
 	}
 	return NULL;
 }
@@ -227,4 +229,5 @@ const struct kind kind_event = {
 	.validate = event_validate,
 	.columns = event_columns,
 	.field_value = event_field_value,
+	.fields = event_fields,
 };

@@ -75,6 +75,9 @@ static const char *namespace_field_value(const json_t *obj, const char *field)
 static const char *const ns_short[] = { "ns", NULL };
 static const char *const ns_subresources[] = { "status", NULL };
 
+/* Every field namespace_field_value() answers for. */
+static const char *const namespace_fields[] = { "status.phase", NULL };
+
 const struct kind kind_namespace = {
 	.group = "",
 	.version = "v1",
@@ -90,4 +93,5 @@ const struct kind kind_namespace = {
 	.validate = namespace_validate,
 	.columns = namespace_columns,
 	.field_value = namespace_field_value,
+	.fields = namespace_fields,
 };

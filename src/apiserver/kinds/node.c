@@ -255,6 +255,9 @@ static const char *node_field_value(const json_t *obj, const char *field)
 static const char *const node_short[] = { "no", NULL };
 static const char *const node_subresources[] = { "status", NULL };
 
+/* Every field node_field_value() answers for. */
+static const char *const node_fields[] = { "spec.unschedulable", NULL };
+
 const struct kind kind_node = {
 	.group = "",
 	.version = "v1",
@@ -270,4 +273,5 @@ const struct kind kind_node = {
 	.validate = node_validate,
 	.columns = node_columns,
 	.field_value = node_field_value,
+	.fields = node_fields,
 };

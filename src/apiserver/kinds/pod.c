@@ -1528,20 +1528,21 @@ static const struct table_column pod_columns[] = {
 };
 
 /* PodToSelectableFields. */
+/* Every field pod_field_value() answers for: strings, then one boolean. */
+static const char *const pod_fields[] = { "spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+					  "spec.serviceAccountName", "status.phase", "status.podIP",
+					  "status.nominatedNodeName", "spec.hostNetwork", NULL };
+
 static const char *pod_field_value(const json_t *obj, const char *field)
 {
-	static const char *const fields[] = { "spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-					      "spec.serviceAccountName", "status.phase", "status.podIP",
-					      "status.nominatedNodeName" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
-		if (!strcmp(field, fields[i])) {
+	if (!strcmp(field, "spec.hostNetwork"))
+		return obj_bool(obj, "spec.hostNetwork", false) ? "true" : "false";
+	for (size_t i = 0; pod_fields[i]; i++) {
+		if (!strcmp(field, pod_fields[i])) {
 			const char *v = obj_str(obj, field);
 			return v ? v : "";
 		}
 	}
-	if (!strcmp(field, "spec.hostNetwork"))
-		return obj_bool(obj, "spec.hostNetwork", false) ? "true" : "false";
 	return NULL;
 }
 
@@ -1564,4 +1565,5 @@ const struct kind kind_pod = {
 	.validate = pod_validate,
 	.columns = pod_columns,
 	.field_value = pod_field_value,
+	.fields = pod_fields,
 };

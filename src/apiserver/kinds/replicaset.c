@@ -141,6 +141,9 @@ static const char *const rs_short[] = { "rs", NULL };
 static const char *const rs_categories[] = { "all", NULL };
 static const char *const rs_subresources[] = { "status", "scale", NULL };
 
+/* Every field replicaset_field_value() answers for. */
+static const char *const replicaset_fields[] = { "status.replicas", NULL };
+
 const struct kind kind_replicaset = {
 	.group = "apps",
 	.version = "v1",
@@ -157,4 +160,5 @@ const struct kind kind_replicaset = {
 	.validate = replicaset_validate,
 	.columns = replicaset_columns,
 	.field_value = replicaset_field_value,
+	.fields = replicaset_fields,
 };

@@ -268,6 +268,9 @@ static const char *secret_field_value(const json_t *obj, const char *field)
 	return NULL;
 }
 
+/* Every field secret_field_value() answers for. */
+static const char *const secret_fields[] = { "type", NULL };
+
 const struct kind kind_secret = {
 	.group = "",
 	.version = "v1",
@@ -283,4 +286,5 @@ const struct kind kind_secret = {
 	.validate = secret_validate,
 	.columns = secret_columns,
 	.field_value = secret_field_value,
+	.fields = secret_fields,
 };

@@ -499,6 +499,9 @@ static const char *const service_short[] = { "svc", NULL };
 static const char *const service_categories[] = { "all", NULL };
 static const char *const service_subresources[] = { "status", NULL };
 
+/* Every field service_field_value() answers for. */
+static const char *const service_fields[] = { "spec.clusterIP", "spec.type", NULL };
+
 const struct kind kind_service = {
 	.group = "",
 	.version = "v1",
@@ -514,4 +517,5 @@ const struct kind kind_service = {
 	.validate = service_validate,
 	.columns = service_columns,
 	.field_value = service_field_value,
+	.fields = service_fields,
 };
