@@ -46,13 +46,31 @@ static const char *pod_json =
 
 static json_t *make_pod(int i)
 {
-	char name[32], *text;
-	json_t *obj;
+	char name[32], ip[32], host[32], ts[32], cid[64], *text;
+	json_t *obj, *c;
+	size_t k;
 
 	snprintf(name, sizeof(name), "web-7d4b9c-%05d", i);
 	text = xasprintf(pod_json, name, i, 1000 + i, i % 1000);
 	obj = json_loads(text, 0, NULL);
 	free(text);
+	/* What differs between real pods besides names: addresses, container
+	 * ids, and timestamps that move on every second (3,000 pods a second). */
+	snprintf(ip, sizeof(ip), "100.64.%d.%d", (i >> 8) & 255, i & 255);
+	snprintf(host, sizeof(host), "10.1.%d.%d", (i % 1000) >> 8, (i % 1000) & 255);
+	snprintf(ts, sizeof(ts), "2026-12-03T19:%02d:%02dZ", (i / 3000) / 60 % 60, (i / 3000) % 60);
+	snprintf(cid, sizeof(cid), "hollow://6f1c2a9e-%08d-main", i);
+	obj_set(obj, "status.podIP", json_string(ip));
+	json_object_set_new(json_array_get(obj_get(obj, "status.podIPs"), 0), "ip", json_string(ip));
+	obj_set(obj, "status.hostIP", json_string(host));
+	json_object_set_new(json_array_get(obj_get(obj, "status.hostIPs"), 0), "ip", json_string(host));
+	obj_set(obj, "status.startTime", json_string(ts));
+	obj_set(obj, "metadata.creationTimestamp", json_string(ts));
+	json_array_foreach(obj_get(obj, "status.conditions"), k, c)
+		json_object_set_new(c, "lastTransitionTime", json_string(ts));
+	c = json_array_get(obj_get(obj, "status.containerStatuses"), 0);
+	json_object_set_new(c, "containerID", json_string(cid));
+	obj_set(c, "state.running.startedAt", json_string(ts));
 	return obj;
 }
 

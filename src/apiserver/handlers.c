@@ -1504,22 +1504,43 @@ static void handle_eviction(struct apiserver *as, struct http_request *req, cons
 	json_decref(body);
 }
 
-/* deletecollection: delete every match, answer with the list once all are done. */
+/* deletecollection: delete every match, answer with the list once all are
+ * done. The list is the selected versions' texts, kept by reference: 30,000
+ * pods cost their text here, never 30,000 trees at once. */
 struct collection_delete {
 	struct http_request *req;
-	json_t *list;
+	const struct kind *k;
+	int64_t rv;
+	struct store_obj **items;
+	size_t n;
 	int pending;
 };
 
 static void collection_one_done(void *data, int status)
 {
 	struct collection_delete *cd = data;
+	struct strbuf sb;
 
 	(void)status;
 	if (--cd->pending > 0)
 		return;
-	respond_json(cd->req, 200, cd->list);
+	strbuf_init(&sb, 128);
+	strbuf_addf(&sb, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%" PRId64
+		    "\"},\"items\":[", cd->k->kind, kind_api_version(cd->k), cd->rv);
+	for (size_t i = 0; i < cd->n; i++) {
+		size_t len;
+		const char *js = store_obj_json(cd->items[i], &len);
+
+		if (i)
+			strbuf_addc(&sb, ',');
+		strbuf_add(&sb, js, len);
+		store_obj_unref(cd->items[i]);
+	}
+	strbuf_adds(&sb, "]}");
+	http_respond(cd->req, 200, "application/json", sb.buf, sb.len);
+	strbuf_release(&sb);
 	http_request_unref(cd->req);
+	free(cd->items);
 	free(cd);
 }
 
@@ -1528,10 +1549,8 @@ static void handle_delete_collection(struct apiserver *as, struct http_request *
 	struct list_ctx lc = { 0 };
 	struct collection_delete *cd;
 	struct delete_options o;
-	json_t *holder, *items;
+	json_t *holder;
 	char *prefix;
-	size_t i;
-	json_t *obj;
 
 	if (filter_init(&lc.f, p->kind, req) < 0)
 		return;
@@ -1543,25 +1562,26 @@ static void handle_delete_collection(struct apiserver *as, struct http_request *
 	store_list(as->store, prefix, list_one, &lc);
 	free(prefix);
 	filter_release(&lc.f);
-	items = list_trees(&lc);
-	free(lc.items);
 
 	cd = xcalloc(1, sizeof(*cd));
 	cd->req = req;
 	http_request_ref(req);
-	cd->list = json_pack("{s:s, s:s, s:{}, s:O}", "kind", "", "apiVersion", kind_api_version(p->kind),
-			     "metadata", "items", items);
-	json_object_set_new(cd->list, "kind", json_sprintf("%sList", p->kind->kind));
+	cd->k = p->kind;
+	cd->rv = store_revision(as->store);
+	cd->items = lc.items;
+	cd->n = lc.n;
 	cd->pending = 1; /* held until every delete is issued */
-	json_array_foreach(items, i, obj) {
+	for (size_t i = 0; i < cd->n; i++) {
 		struct api_path pp = *p;
+		json_t *obj = store_obj_parse(store_obj_ref(cd->items[i]));
+
 		snprintf(pp.name, sizeof(pp.name), "%s", obj_name(obj));
 		if (p->kind->namespaced)
 			snprintf(pp.namespace, sizeof(pp.namespace), "%s", obj_namespace(obj));
 		cd->pending++;
 		delete_object(as, NULL, &pp, obj, &o, collection_one_done, cd);
+		json_decref(obj);
 	}
-	json_decref(items);
 	json_decref(holder);
 	collection_one_done(cd, 0);
 }

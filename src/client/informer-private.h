@@ -26,6 +26,10 @@ typedef void (*informer_emit_fn)(enum informer_change change, json_t *old_obj, j
 struct informer_cache {
 	json_t *objects;  /* key -> object, in the order keys first appeared */
 	json_t *by_ns;    /* namespace -> { key -> object } */
+	/* Every cached object is interned (core/intern.h): the parts that
+	 * objects have in common are held once. */
+	struct obj_intern *intern;
+	void (*transform)(json_t *obj);   /* informer_options.transform, or NULL */
 	informer_emit_fn emit;
 	void *emit_data;
 };

@@ -7,6 +7,7 @@
  */
 #include "informer.h"
 #include "informer-private.h"
+#include "intern.h"
 #include "log.h"
 #include "object.h"
 #include "util.h"
@@ -25,6 +26,8 @@ void informer_cache_init(struct informer_cache *cache, informer_emit_fn emit, vo
 {
 	cache->objects = json_object();
 	cache->by_ns = json_object();
+	cache->intern = obj_intern_new();
+	cache->transform = NULL;
 	cache->emit = emit;
 	cache->emit_data = data;
 }
@@ -34,6 +37,8 @@ void informer_cache_release(struct informer_cache *cache)
 	json_decref(cache->objects);
 	json_decref(cache->by_ns);
 	cache->objects = cache->by_ns = NULL;
+	obj_intern_free(cache->intern);
+	cache->intern = NULL;
 }
 
 json_t *informer_cache_get(const struct informer_cache *cache, const char *key)
@@ -88,6 +93,12 @@ static int cache_put(struct informer_cache *cache, const char *key, json_t *obj)
 
 	if (old == obj || (old && same_version(old, obj)))
 		return 0;
+	/* What is cached (and handed to handlers) is obj as transformed and
+	 * interned: both change it in place, the second only by swapping its
+	 * members for equal shared ones. */
+	if (cache->transform)
+		cache->transform(obj);
+	obj = obj_intern(cache->intern, json_incref(obj));
 	if (old) {
 		json_incref(old);
 		/* A namespace cannot change under one key, but keep the index exact. */
@@ -98,6 +109,7 @@ static int cache_put(struct informer_cache *cache, const char *key, json_t *obj)
 	if (cache->emit)
 		cache->emit(old ? INFORMER_UPDATED : INFORMER_ADDED, old, obj, cache->emit_data);
 	json_decref(old);
+	json_decref(obj);
 	return 1;
 }
 
@@ -185,16 +197,40 @@ struct informer {
 	uv_timer_t retry;
 	uint64_t backoff_ms;
 	uint64_t watch_started_ms;
+	uint64_t changes;           /* emitted, for check_interned */
 	bool watch_had_events;
 	bool started, synced, need_list, closing;
 	void (*on_closed)(void *arg);
 	void *closed_arg;
 };
 
+/*
+ * MINIK8S_INTERN_CHECK=1 (the test suites set it): every 64 changes, check
+ * that no cached value was changed in place since it was interned, which
+ * would change every object sharing it; abort if one was.
+ */
+static void check_interned(struct informer *inf)
+{
+	static int enabled = -1;
+	size_t bad;
+
+	if (enabled < 0)
+		enabled = getenv("MINIK8S_INTERN_CHECK") && strcmp(getenv("MINIK8S_INTERN_CHECK"), "0");
+	if (!enabled || ++inf->changes % 64)
+		return;
+	if ((bad = obj_intern_check(inf->cache.intern))) {
+		log_error("informer resource=%s: %zu cached values were changed in place; cached objects are "
+			  "read-only (json_deep_copy before changing)", inf->name, bad);
+		abort();
+	}
+}
+
 static void emit(enum informer_change change, json_t *old_obj, json_t *new_obj, void *data)
 {
 	struct informer *inf = data;
 	size_t n = inf->nhandlers;
+
+	check_interned(inf);
 
 	/* Handlers added from inside a handler got their replay already. */
 	for (size_t i = 0; i < n && !inf->closing; i++) {
@@ -239,11 +275,12 @@ struct informer *informer_new(struct rest_client *c, const struct rest_resource 
 		inf->label_selector = opt_dup(opts->label_selector);
 		inf->field_selector = opt_dup(opts->field_selector);
 	}
+	informer_cache_init(&inf->cache, emit, inf);
+	inf->cache.transform = opts ? opts->transform : NULL;
 	inf->name = *inf->group ? xasprintf("%s.%s", inf->plural, inf->group) : xstrdup(inf->plural);
 	inf->rv = xstrdup("");
 	inf->backoff_ms = BACKOFF_INITIAL_MS;
 	inf->need_list = true;
-	informer_cache_init(&inf->cache, emit, inf);
 	uv_timer_init(rest_client_loop(c), &inf->retry);
 	inf->retry.data = inf;
 	return inf;
@@ -655,10 +692,10 @@ struct informer *informer_factory_get(struct informer_factory *f, const struct r
 
 	if (!opts)
 		opts = &none;
-	id = xasprintf("%s/%s/%s|%s|%s|%s", res->group ? res->group : "", res->version, res->plural,
+	id = xasprintf("%s/%s/%s|%s|%s|%s|%p", res->group ? res->group : "", res->version, res->plural,
 		       opts->namespace ? opts->namespace : "",
 		       opts->label_selector ? opts->label_selector : "",
-		       opts->field_selector ? opts->field_selector : "");
+		       opts->field_selector ? opts->field_selector : "", (void *)opts->transform);
 	for (size_t i = 0; i < f->n; i++) {
 		if (!strcmp(f->v[i].id, id)) {
 			free(id);

@@ -13,7 +13,9 @@
  *    +------------------ 410 Expired ---------------+  (100 ms doubling to 10 s)
  *
  * Cached objects are shared: the cache, every handler and every list hold
- * the same json_t. Treat them as read-only; json_deep_copy before changing.
+ * the same json_t, and objects share their equal parts with each other (the
+ * cache interns them, core/intern.h). Treat them as read-only;
+ * json_deep_copy before changing.
  */
 #ifndef MINIK8S_CLIENT_INFORMER_H
 #define MINIK8S_CLIENT_INFORMER_H
@@ -44,6 +46,13 @@ struct informer_options {
 	const char *namespace;       /* NULL or "": all namespaces */
 	const char *label_selector;  /* NULL or "": everything */
 	const char *field_selector;  /* NULL or "": everything ("spec.nodeName=n1") */
+	/* Run on every object before it is cached, as client-go's transform:
+	 * drops in place what this process never reads, to save memory. It
+	 * must keep metadata (name, namespace, resourceVersion) and must not
+	 * make two versions of an object equal. Handlers see the result, so a
+	 * process that writes objects back whole must not drop their fields.
+	 * May be NULL; informers differ by it in a factory. */
+	void (*transform)(json_t *obj);
 };
 
 /*

@@ -723,7 +723,7 @@ static struct objwatch *objwatch_new(struct kubelet *k, const char *resource, co
 	struct objwatch *w = xcalloc(1, sizeof(*w));
 	struct informer_handlers h = { on_object_changed, on_object_updated, NULL, w };
 	char *sel = xasprintf("metadata.name=%s", name);
-	struct informer_options o = { ns, NULL, sel };
+	struct informer_options o = { .namespace = ns, .field_selector = sel };
 
 	w->k = k;
 	w->resource = xstrdup(resource);

@@ -32,9 +32,10 @@
  * events and binding replies are read in between. */
 #define CYCLES_PER_TURN 64
 /* Status patches and events in flight, and how many events may wait before
- * new ones are dropped (Kubernetes' event broadcaster drops too). */
+ * new ones are dropped: client-go's event broadcaster keeps 1,000 too, so a
+ * burst of bindings loses Scheduled events rather than memory. */
 #define MAX_WRITES_INFLIGHT 16
-#define MAX_WRITES_QUEUED 20000
+#define MAX_WRITES_QUEUED 1000
 /* Kubernetes' podMaxInUnschedulablePodsDuration (checked with the stats, every 10 s). */
 #define UNSCHEDULABLE_MAX_AGE_MS (5 * 60 * 1000)
 #define STATS_PERIOD_MS (10 * 1000)

@@ -263,6 +263,46 @@ static void count_close(void *arg)
 	closes++;
 }
 
+
+/* Drops status.scratch, as a process that never reads it would. */
+static void drop_scratch(json_t *o)
+{
+	obj_del(o, "status.scratch");
+}
+
+/* The cache interns what it holds: equal parts of different objects are one
+ * value, the objects are still themselves, and a transform runs first. */
+static void test_sharing_and_transform(void)
+{
+	struct informer_cache cache;
+	struct changes c = { 0 };
+	json_t *a, *b;
+
+	strbuf_init(&c.log, 128);
+	c.cache = &cache;
+	informer_cache_init(&cache, on_emit, &c);
+	cache.transform = drop_scratch;
+	for (int i = 0; i < 2; i++) {
+		json_t *o = obj("default", i ? "b" : "a", i ? "2" : "1");
+
+		obj_set(o, "spec", json_pack("{s:[{s:s, s:s}]}", "containers", "name", "c", "image", "busybox"));
+		obj_set(o, "status", json_pack("{s:s, s:s}", "phase", "Running", "scratch", i ? "y" : "x"));
+		CHECK_INT(apply(&cache, "ADDED", o), 1);
+	}
+	a = informer_cache_get(&cache, "default/a");
+	b = informer_cache_get(&cache, "default/b");
+	CHECK(obj_get(a, "spec") == obj_get(b, "spec"));
+	CHECK(obj_get(a, "status") == obj_get(b, "status"));   /* equal once scratch is gone */
+	CHECK(obj_get(a, "status.scratch") == NULL);
+	CHECK_STR(obj_name(a), "a");
+	CHECK_STR(obj_name(b), "b");
+	CHECK_STR(obj_str(b, "metadata.resourceVersion"), "2");
+	/* The handlers got the cached (interned) objects. */
+	CHECK(c.last_new == b);
+	informer_cache_release(&cache);
+	strbuf_release(&c.log);
+}
+
 static void test_informer_logic(uv_loop_t *loop, struct rest_client *client)
 {
 	static const struct rest_resource pods = { "", "v1", "pods", true };
@@ -420,6 +460,7 @@ int main(void)
 
 	test_apply_events();
 	test_replace_diff();
+	test_sharing_and_transform();
 
 	/* The informer needs a client and a loop, but makes no request unless started. */
 	uv_loop_init(&loop);
