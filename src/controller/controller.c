@@ -531,35 +531,54 @@ struct rest_resource kind_resource(const struct kind *k)
 	return r;
 }
 
+/* Deletes the members of obj (if it is an object) not named in names. */
+static void keep_members(json_t *obj, const char *const *names)
+{
+	const char *k;
+	json_t *v;
+	void *tmp;
+
+	if (!json_is_object(obj))
+		return;
+	json_object_foreach_safe(obj, tmp, k, v) {
+		const char *const *n;
+
+		for (n = names; *n && strcmp(*n, k); n++)
+			;
+		if (!*n)
+			json_object_del(obj, k);
+	}
+}
+
 /*
- * What of a pod no controller here reads, dropped before the pod is cached:
- * pods are most of what the controller manager holds (30,000 of them in the
- * scheduler benchmark). Kept: metadata, spec, status but for the address
- * lists (podIP and hostIP stay) and the container statuses, of which only
- * names and restart counts (the replica set controller ranks pods by them).
- * No controller writes a pod back whole, only patches, so nothing is lost.
+ * What of a pod the controllers here read, and nothing else: pods are most
+ * of what the controller manager holds (30,000 of them in the scheduler
+ * benchmark), and most of a pod is the kubelet's business. Kept: metadata
+ * (but managedFields); in spec the node, container names and ports
+ * (endpoints' named ports), hostname and subdomain (endpoints), tolerations
+ * (taint eviction) and the grace period (namespace deletion); in status the
+ * phase, conditions, podIP and each container's name and restart count
+ * (the replica set controller ranks pods by it). A controller that reads
+ * another field of a pod adds it here. No controller writes a pod back
+ * whole, only patches, so nothing is lost on the server.
  */
 static void pod_transform(json_t *pod)
 {
-	json_t *status = json_object_get(pod, "status"), *statuses, *cs;
+	static const char *const spec_kept[] = { "nodeName", "containers", "hostname", "subdomain", "tolerations",
+						 "terminationGracePeriodSeconds", NULL };
+	static const char *const container_kept[] = { "name", "ports", NULL };
+	static const char *const status_kept[] = { "phase", "conditions", "podIP", "containerStatuses", NULL };
+	static const char *const container_status_kept[] = { "name", "restartCount", NULL };
+	json_t *spec = json_object_get(pod, "spec"), *status = json_object_get(pod, "status"), *v;
 	size_t i;
 
 	obj_del(pod, "metadata.managedFields");
-	if (!json_is_object(status))
-		return;
-	json_object_del(status, "podIPs");
-	json_object_del(status, "hostIPs");
-	statuses = json_object_get(status, "containerStatuses");
-	json_array_foreach(statuses, i, cs) {
-		json_t *name = json_object_get(cs, "name"), *restarts = json_object_get(cs, "restartCount");
-		json_t *slim = json_object();
-
-		if (name)
-			json_object_set(slim, "name", name);
-		if (restarts)
-			json_object_set(slim, "restartCount", restarts);
-		json_array_set_new(statuses, i, slim);
-	}
+	keep_members(spec, spec_kept);
+	keep_members(status, status_kept);
+	json_array_foreach(json_object_get(spec, "containers"), i, v)
+		keep_members(v, container_kept);
+	json_array_foreach(json_object_get(status, "containerStatuses"), i, v)
+		keep_members(v, container_status_kept);
 }
 
 struct lister *controller_lister(struct controller_context *ctx, const struct kind *kind)

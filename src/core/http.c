@@ -120,6 +120,10 @@ struct request {
 	uint64_t start_ms;
 	void (*on_close)(struct http_request *req, void *data);
 	void *on_close_data;
+	/* http_stream_on_drain: called once pending falls to drain_low */
+	void (*on_drain)(struct http_request *req, void *data);
+	void *on_drain_data;
+	size_t drain_low;
 };
 
 struct http_write {
@@ -646,6 +650,12 @@ static void on_write(uv_write_t *req, int status)
 			conn_timer(c, TIMER_IDLE, c->srv->cfg.idle_timeout_ms);
 		}
 	}
+	if (r && r->on_drain && r->pending <= r->drain_low && !r->gone && !r->ended && !c->closing) {
+		void (*cb)(struct http_request *req, void *data) = r->on_drain;
+
+		r->on_drain = NULL;
+		cb(&r->pub, r->on_drain_data);
+	}
 	if (r)
 		http_request_unref(&r->pub);
 }
@@ -986,6 +996,16 @@ void http_stream_end(struct http_request *pub)
 		conn_send(r->conn, r, &b, 1);
 	}
 	request_end(r);
+}
+
+void http_stream_on_drain(struct http_request *pub, size_t low, void (*cb)(struct http_request *req, void *data),
+			  void *data)
+{
+	struct request *r = req_of(pub);
+
+	r->on_drain = cb;
+	r->on_drain_data = data;
+	r->drain_low = low;
 }
 
 size_t http_stream_pending(const struct http_request *pub)

@@ -101,6 +101,12 @@ void http_stream_write(struct http_request *req, const void *data, size_t len);
 void http_stream_end(struct http_request *req);
 /* Bytes queued to the socket and not yet written: a slow watcher shows here. */
 size_t http_stream_pending(const struct http_request *req);
+/* Calls cb once, when the bytes queued for this response have fallen to low,
+ * so that a large answer is produced as fast as the client reads it rather
+ * than all at once in memory. Not called if the client goes first (then
+ * the on_close callback is). cb NULL cancels. */
+void http_stream_on_drain(struct http_request *req, size_t low,
+			  void (*cb)(struct http_request *req, void *data), void *data);
 
 /* Status line text for a code ("Not Found"). */
 const char *http_status_text(int status);

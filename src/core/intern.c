@@ -26,7 +26,6 @@ struct obj_intern {
 	size_t nslots;          /* a power of two */
 	size_t count;
 	size_t after_sweep;     /* count right after the last sweep */
-	uint64_t hits;
 };
 
 /* 64-bit FNV-1a over bytes, then a final mix so that nearby values spread. */
@@ -154,16 +153,13 @@ static json_t *table_find(const struct obj_intern *t, uint64_t hash, const json_
 }
 
 static uint64_t value_hash(const json_t *v);
+static json_t *intern_rec(struct obj_intern *t, json_t *v, uint64_t *hash_out);
 
-/*
- * Interns v's members in place, then v: returns the interned value equal to
- * v (borrowed: the table holds it) and its hash. Singletons (true, false,
- * null) are their own interned form.
- */
-static json_t *intern_rec(struct obj_intern *t, json_t *v, uint64_t *hash_out)
+/* Swaps v's members for their interned equals, in place, and returns v's
+ * hash (made of theirs). */
+static uint64_t intern_members(struct obj_intern *t, json_t *v)
 {
 	uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)json_typeof(v);
-	json_t *found;
 
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
@@ -191,13 +187,26 @@ static json_t *intern_rec(struct obj_intern *t, json_t *v, uint64_t *hash_out)
 	case JSON_TRUE:
 	case JSON_FALSE:
 	case JSON_NULL:
-		*hash_out = finish(h);
-		return v;
+		break;
 	default:
 		h = value_hash(v);
 	}
-	h = finish(h);
+	return finish(h);
+}
+
+/*
+ * Interns v's members, then v: returns the interned value equal to v
+ * (borrowed: the table holds it) and its hash. Singletons (true, false,
+ * null) are their own interned form.
+ */
+static json_t *intern_rec(struct obj_intern *t, json_t *v, uint64_t *hash_out)
+{
+	uint64_t h = intern_members(t, v);
+	json_t *found;
+
 	*hash_out = h;
+	if (json_is_true(v) || json_is_false(v) || json_is_null(v))
+		return v;
 	if ((found = table_find(t, h, v)))
 		return found;
 	if ((t->count + 1) * 10 > t->nslots * 7)
@@ -228,18 +237,14 @@ static uint64_t value_hash(const json_t *v)
 
 json_t *obj_intern(struct obj_intern *t, json_t *v)
 {
-	uint64_t h;
-	json_t *canon;
-
 	if (!v)
 		return NULL;
 	if (t->count > MIN_SLOTS / 2 && t->count > SWEEP_GROWTH * t->after_sweep)
 		obj_intern_sweep(t);
-	canon = json_incref(intern_rec(t, v, &h));
-	if (canon != v)
-		t->hits++;
-	json_decref(v);
-	return canon;
+	/* The top level is interned member by member only: a cache holds each
+	 * object once, so a slot for it would cost memory for nothing. */
+	intern_members(t, v);
+	return v;
 }
 
 void obj_intern_sweep(struct obj_intern *t)
@@ -262,11 +267,6 @@ void obj_intern_sweep(struct obj_intern *t)
 size_t obj_intern_count(const struct obj_intern *t)
 {
 	return t->count;
-}
-
-uint64_t obj_intern_hits(const struct obj_intern *t)
-{
-	return t->hits;
 }
 
 /* A value's hash as intern_rec computes it, without changing anything. */

@@ -29,21 +29,20 @@ struct obj_intern *obj_intern_new(void);
 void obj_intern_free(struct obj_intern *t);
 
 /*
- * Steals v and returns a value equal to it (new reference) whose every
- * object, array, string and number is the interner's: v itself, with its
- * members replaced in place by interned ones, or an equal value interned
- * before. Objects are equal when they have the same members in the same
- * order. Sweeps by itself now and then (when the interner has doubled).
+ * Steals v and returns it (the same reference) with every member, at every
+ * depth, replaced in place by the interner's equal value: equal objects,
+ * arrays, strings and numbers anywhere in anything interned are one value.
+ * The top level itself is not kept (a cache holds each object once).
+ * Objects are equal when they have the same members in the same order.
+ * Sweeps by itself now and then (when the interner has doubled).
  */
 json_t *obj_intern(struct obj_intern *t, json_t *v);
 
 /* Forgets every value only the interner holds. */
 void obj_intern_sweep(struct obj_intern *t);
 
-/* Values the interner knows, and how many obj_intern calls found their
- * value already there (the top level, not counting the parts). */
+/* Values the interner knows. */
 size_t obj_intern_count(const struct obj_intern *t);
-uint64_t obj_intern_hits(const struct obj_intern *t);
 
 /*
  * Test hook: whether every value the interner holds still has the hash it
