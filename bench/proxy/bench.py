@@ -156,8 +156,11 @@ class Bench:
         self.token = open(os.path.join(data, "pki", "admin.token")).read().strip()
         self.ctx = ssl.create_default_context(cafile=os.path.join(data, "pki", "ca.crt"))
         kc = os.path.join(data, "admin.kubeconfig")
-        self.proxy = self.spawn("proxy", [self.bin, "proxy", "--kubeconfig", kc, "--proxy-interface", IFACE,
-                                          "--cluster-dns-ip", "none", "--healthz-port", "0"], env)
+        argv = [self.bin, "proxy", "--kubeconfig", kc, "--proxy-interface", IFACE, "--cluster-dns-ip", "none",
+                "--healthz-port", "0"]
+        if self.args.proxy_threads:
+            argv += ["--proxy-threads", str(self.args.proxy_threads)]
+        self.proxy = self.spawn("proxy", argv, env)
         wait(lambda: "caches synced" in self.logtext("proxy") or self.proxy.poll() is not None, 30, "the proxy")
         if self.proxy.poll() is not None:
             raise SystemExit(f"bench: the proxy exited:\n{self.logtext('proxy')[-2000:]}")
@@ -309,6 +312,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=1, help="rounds over all paths; medians are printed (default 1)")
     ap.add_argument("--switches", type=int, default=6, help="Endpoints changes timed (default 6)")
     ap.add_argument("--no-docker", action="store_true", help="leave Docker out even if it runs")
+    ap.add_argument("--proxy-threads", type=int, default=0,
+                    help="the minik8s proxy's --proxy-threads (default: the proxy's own, one per core)")
     ap.add_argument("--haproxy-threads", type=int, default=0,
                     help="haproxy's nbthread (default: haproxy's own, one per core)")
     a = ap.parse_args()

@@ -42,6 +42,12 @@
 #define HOUSEKEEPING_MS 10000
 #define ADDR_DEBOUNCE_MS 200
 #define DNS_SERVICE_KEY "kube-system/kube-dns"
+/* --proxy-threads by default: one forwarding loop per CPU. Nearly all of
+ * the proxy's time is the kernel's TCP work inside recv and send, done on
+ * the calling thread, so loops on different cores forward in parallel; past
+ * a handful, a node of this cluster's size gains nothing but threads. */
+#define DEFAULT_THREADS_MAX 8
+#define DEFAULT_THREADS_MAX_TEXT "8"
 
 /* ---- flags ------------------------------------------------------------------- */
 
@@ -53,6 +59,7 @@ static char *flag_cluster_dns_ip;
 static char *flag_resolv_conf;
 static char *flag_dns_domain;
 static int flag_max_connections = 10000;
+static int flag_proxy_threads;
 static int64_t flag_udp_timeout_ms = 10000;
 static int64_t flag_dns_forward_timeout_ms = 2000;
 
@@ -71,6 +78,9 @@ static const struct flag proxy_flags[] = {
 	{ "dns-domain", FLAG_STRING, &flag_dns_domain, "the cluster's DNS domain (default cluster.local)" },
 	{ "proxy-max-connections", FLAG_INT, &flag_max_connections,
 	  "TCP connections plus UDP flows the proxy carries at once; more are reset (default 10000)" },
+	{ "proxy-threads", FLAG_INT, &flag_proxy_threads,
+	  "loops forwarding TCP, each on a thread and with its own listening sockets (default: one per CPU, "
+	  "at most " DEFAULT_THREADS_MAX_TEXT "; 1: all on the proxy's own loop, as one thread)" },
 	{ "udp-timeout", FLAG_DURATION, &flag_udp_timeout_ms,
 	  "how long an idle UDP flow through a Service is kept (default 10s)" },
 	{ "dns-forward-timeout", FLAG_DURATION, &flag_dns_forward_timeout_ms,
@@ -422,8 +432,8 @@ static void update_targets(struct psvc *ps, const struct svc_model *m)
 			t[i] = fwd_target_new(sp->proto, labels);
 			free(labels);
 		}
-		picker_set_backends(&t[i]->picker, sp->backends, sp->nbackends);
-		picker_set_affinity(&t[i]->picker, m->affinity, (uint64_t)m->affinity_timeout_s * 1000);
+		fwd_target_set_backends(t[i], sp->backends, sp->nbackends);
+		fwd_target_set_affinity(t[i], m->affinity, (uint64_t)m->affinity_timeout_s * 1000);
 	}
 	for (size_t j = 0; j < ps->ntargets; j++) {
 		fwd_target_unref(ps->targets[j]);
@@ -529,7 +539,7 @@ static int sync_listeners(struct proxy *p, struct psvc *ps, const struct want *w
 			if (!ps->warned)
 				log_warn("cannot listen service=%s listener=%s error=%s; retrying", ps->key, w[j].key,
 					 strerror(-err));
-			ps->targets[w[j].target]->stats.err_refused++;
+			fwd_target_count_refused(ps->targets[w[j].target]);
 			rc = -1;
 			continue;
 		}
@@ -728,27 +738,22 @@ static void on_netlink_event(uv_poll_t *h, int status, int events)
 		uv_timer_start(&p->addr_debounce, on_addr_debounce, ADDR_DEBOUNCE_MS, 0);
 }
 
-struct expire_walk {
-	uint64_t now;
-};
-
 static int expire_affinity(const char *key, void *value, void *data)
 {
 	struct psvc *ps = value;
-	struct expire_walk *x = data;
 
 	(void)key;
+	(void)data;
 	for (size_t i = 0; i < ps->ntargets; i++)
-		picker_expire(&ps->targets[i]->picker, x->now);
+		fwd_target_expire(ps->targets[i]);
 	return 0;
 }
 
 static void on_housekeeping(uv_timer_t *t)
 {
 	struct proxy *p = t->data;
-	struct expire_walk x = { uv_now(p->loop) };
 
-	pmap_foreach(&p->svcs, expire_affinity, &x);
+	pmap_foreach(&p->svcs, expire_affinity, NULL);
 	/* Every minute a full pass catches what an event may have missed (an
 	 * address removed by hand, a lost netlink message), as kube-proxy's
 	 * sync period does; without netlink events node addresses are re-read
@@ -777,30 +782,32 @@ static int metric_line(const char *key, void *value, void *data)
 	(void)key;
 	for (size_t i = 0; i < ps->ntargets; i++) {
 		struct fwd_target *t = ps->targets[i];
-		const struct fwd_stats *s = &t->stats;
+		const char *labels = fwd_target_labels(t);
+		struct fwd_stats st, *s = &st;
+		fwd_target_stats(t, &st);
 		switch (mw->which) {
 		case M_CONN:
-			strbuf_addf(mw->out, "%s{%s} %llu\n", mw->name, t->labels, (unsigned long long)s->connections);
+			strbuf_addf(mw->out, "%s{%s} %llu\n", mw->name, labels, (unsigned long long)s->connections);
 			break;
 		case M_ACTIVE:
-			strbuf_addf(mw->out, "%s{%s} %llu\n", mw->name, t->labels, (unsigned long long)s->active);
+			strbuf_addf(mw->out, "%s{%s} %llu\n", mw->name, labels, (unsigned long long)s->active);
 			break;
 		case M_BYTES_IN:
-			strbuf_addf(mw->out, "%s{%s,direction=\"in\"} %llu\n", mw->name, t->labels,
+			strbuf_addf(mw->out, "%s{%s,direction=\"in\"} %llu\n", mw->name, labels,
 				    (unsigned long long)s->bytes_in);
-			strbuf_addf(mw->out, "%s{%s,direction=\"out\"} %llu\n", mw->name, t->labels,
+			strbuf_addf(mw->out, "%s{%s,direction=\"out\"} %llu\n", mw->name, labels,
 				    (unsigned long long)s->bytes_out);
 			break;
 		case M_ERR_CONNECT:
-			strbuf_addf(mw->out, "%s{%s,reason=\"connect\"} %llu\n", mw->name, t->labels,
+			strbuf_addf(mw->out, "%s{%s,reason=\"connect\"} %llu\n", mw->name, labels,
 				    (unsigned long long)s->err_connect);
-			strbuf_addf(mw->out, "%s{%s,reason=\"no_backend\"} %llu\n", mw->name, t->labels,
+			strbuf_addf(mw->out, "%s{%s,reason=\"no_backend\"} %llu\n", mw->name, labels,
 				    (unsigned long long)s->err_refused);
-			strbuf_addf(mw->out, "%s{%s,reason=\"limit\"} %llu\n", mw->name, t->labels,
+			strbuf_addf(mw->out, "%s{%s,reason=\"limit\"} %llu\n", mw->name, labels,
 				    (unsigned long long)s->err_limit);
 			break;
 		case M_ENDPOINTS:
-			strbuf_addf(mw->out, "%s{%s} %zu\n", mw->name, t->labels, t->picker.n);
+			strbuf_addf(mw->out, "%s{%s} %zu\n", mw->name, labels, fwd_target_endpoints(t));
 			break;
 		}
 	}
@@ -838,6 +845,9 @@ static void metrics_text(struct proxy *p, struct strbuf *out)
 		    "# HELP minik8s_proxy_listeners Listening sockets (ClusterIP, NodePort, LoadBalancer).\n"
 		    "# TYPE minik8s_proxy_listeners gauge\n"
 		    "minik8s_proxy_listeners %zu\n"
+		    "# HELP minik8s_proxy_loops Loops forwarding TCP (--proxy-threads).\n"
+		    "# TYPE minik8s_proxy_loops gauge\n"
+		    "minik8s_proxy_loops %u\n"
 		    "# HELP minik8s_proxy_pipes_total Kernel pipes for splice: made, and reused from the pool.\n"
 		    "# TYPE minik8s_proxy_pipes_total counter\n"
 		    "minik8s_proxy_pipes_total{event=\"made\"} %llu\n"
@@ -846,9 +856,15 @@ static void metrics_text(struct proxy *p, struct strbuf *out)
 		    "# TYPE minik8s_proxy_syncs_total counter\n"
 		    "minik8s_proxy_syncs_total{result=\"ok\"} %llu\n"
 		    "minik8s_proxy_syncs_total{result=\"error\"} %llu\n",
-		    fwd_engine_connections(p->fwd), p->listeners.count, (unsigned long long)made,
+		    fwd_engine_connections(p->fwd), p->listeners.count, fwd_engine_loops(p->fwd), (unsigned long long)made,
 		    (unsigned long long)reused, (unsigned long long)(p->syncs - p->sync_errors),
 		    (unsigned long long)p->sync_errors);
+	strbuf_addf(out, "# HELP minik8s_proxy_loop_connections_total TCP connections each forwarding loop accepted "
+			 "(the kernel spreads them).\n"
+			 "# TYPE minik8s_proxy_loop_connections_total counter\n");
+	for (unsigned i = 0; i < fwd_engine_loops(p->fwd); i++)
+		strbuf_addf(out, "minik8s_proxy_loop_connections_total{loop=\"%u\"} %llu\n", i,
+			    (unsigned long long)fwd_engine_loop_accepted(p->fwd, i));
 	if (p->dns)
 		dns_server_metrics(p->dns, out);
 }
@@ -928,6 +944,10 @@ static int start(uv_loop_t *loop, const char *kubeconfig, void **state)
 	p->nl.fd = -1;
 	p->monfd = -1;
 	p->ifname = xstrdup(flag_interface && *flag_interface ? flag_interface : "minik8s0");
+	if (flag_proxy_threads < 0 || flag_proxy_threads > FWD_MAX_LOOPS) {
+		error("invalid --proxy-threads %d: want 1 to %d (or 0 for one per CPU)", flag_proxy_threads, FWD_MAX_LOOPS);
+		goto fail;
+	}
 	if (strlen(p->ifname) >= IFNAMSIZ) {
 		error("invalid --proxy-interface '%s': interface names have at most %d characters", p->ifname,
 		      IFNAMSIZ - 1);
@@ -986,6 +1006,11 @@ static int start(uv_loop_t *loop, const char *kubeconfig, void **state)
 
 	fc.max_connections = flag_max_connections;
 	fc.udp_timeout_ms = (uint64_t)flag_udp_timeout_ms;
+	fc.loops = flag_proxy_threads;
+	if (fc.loops <= 0) {
+		unsigned cpus = uv_available_parallelism();
+		fc.loops = cpus > DEFAULT_THREADS_MAX ? DEFAULT_THREADS_MAX : (int)cpus;
+	}
 	p->fwd = fwd_engine_new(loop, &fc);
 	if (p->dns_enabled) {
 		dc.resolv_conf = flag_resolv_conf;
@@ -1037,8 +1062,8 @@ static int start(uv_loop_t *loop, const char *kubeconfig, void **state)
 	{
 		char t[16];
 		ip_text(p->primary_ip, t, sizeof(t));
-		log_info("proxy started node=%s interface=%s kind=%s node-addresses=%zu primary=%s dns=%s", p->hostname,
-			 p->ifname, p->ifkind, p->nnode_ips, t,
+		log_info("proxy started node=%s interface=%s kind=%s node-addresses=%zu primary=%s forwarding-loops=%u dns=%s",
+			 p->hostname, p->ifname, p->ifkind, p->nnode_ips, t, fwd_engine_loops(p->fwd),
 			 !p->dns_enabled ? "off" : p->dns_follows_service ? "kube-dns" : flag_cluster_dns_ip);
 	}
 	*state = p;

@@ -13,7 +13,9 @@ port 53 never touch the machine's own network:
 
 Services and Endpoints are created directly through the API (no selector,
 so no controller touches them) and point at plain TCP/UDP echo servers
-that greet with their name. Needs root (skips with 77 otherwise). A
+that greet with their name. The proxy runs two forwarding loops
+(--proxy-threads 2), so round robin, affinity, counters and shutdown are
+checked across threads. Needs root (skips with 77 otherwise). A
 variant with real pods on Docker belongs with the kubelet's tests.
 """
 
@@ -43,6 +45,7 @@ BACKENDS = {"b1": "192.168.250.11", "b2": "192.168.250.12", "b3": "192.168.250.1
 UNASSIGNED_IP = "192.168.250.99"   # on the subnet, nobody has it: connects time out
 DNS_IP = "10.96.0.10"
 IFACE = "minik8s0"
+LOOPS = 2                         # --proxy-threads: several loops, whatever the machine has
 
 
 def skip(why):
@@ -265,7 +268,7 @@ class Proxy:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [BIN, "proxy", "--kubeconfig", self.cluster.kubeconfig, "--resolv-conf", self.resolv,
-             "--dns-forward-timeout", "500ms", "-v", "debug"],
+             "--dns-forward-timeout", "500ms", "--proxy-threads", str(LOOPS), "-v", "debug"],
             stdout=self.log, stderr=subprocess.STDOUT, env=self.cluster.env())
         wait_for(self.healthy, timeout=30, what="proxy /healthz")
 
@@ -476,6 +479,9 @@ def test_session_affinity(c, px):
     ip = cluster_ip(c, "sticky")
     first = wait_for(lambda: greeting(ip, 80), what="sticky reachable")
     check_eq(set(names(ip, 80, 8)), {first}, "ClientIP affinity keeps one backend")
+    # the forwarding loops share the affinity table: enough connections
+    # that the kernel hands some to each loop, and all still stick
+    check_eq(set(names(ip, 80, 24)), {first}, "ClientIP affinity holds across the forwarding loops")
 
 
 def test_dns(c, px):
@@ -530,6 +536,9 @@ def test_metrics(c, px):
     check(value(f'minik8s_proxy_bytes_total{{{lbl},direction="out"}}') >= 200000, "bytes out counted")
     flaky = 'namespace="default",service="flaky",port="tcp",protocol="TCP",reason="connect"'
     check(value(f"minik8s_proxy_errors_total{{{flaky}}}") >= 1, "connect errors counted")
+    check_eq(value("minik8s_proxy_loops"), LOOPS, "forwarding loops as --proxy-threads says")
+    per_loop = [value(f'minik8s_proxy_loop_connections_total{{loop="{i}"}}') for i in range(LOOPS)]
+    check(all(n > 0 for n in per_loop), f"every forwarding loop accepted connections: {per_loop}")
     check(value('minik8s_dns_responses_total{rcode="NXDOMAIN"}') >= 1, "DNS rcodes counted")
     check(value("minik8s_dns_forward_failures_total") >= 1, "DNS forward failures counted")
 

@@ -1,10 +1,15 @@
 /*
  * Tests for src/proxy/forward.c on 127.0.0.1 only (no root, no network):
- * the engine runs its loop on a thread; the test talks to it with plain
+ * the engine's loop 0 runs on a thread; the test talks to it with plain
  * blocking sockets and runs small echo backends that greet with their
- * name. Covers round robin, a megabyte through splice both ways, half
- * close, a dead backend skipped, no backend -> reset, the connection
- * limit, UDP flows, counters, and a clean close with connections open.
+ * name. The suite runs twice: with one forwarding loop, and with three
+ * (two threads of the engine's own). Covers round robin, a megabyte
+ * through splice both ways, half close, a dead backend skipped, no
+ * backend -> reset, the connection limit, UDP flows, counters, and a
+ * clean close with connections open; with three loops also that every
+ * loop forwards, round robin and ClientIP affinity hold across loops, the
+ * limit and the counters are shared, a retarget and a close reach every
+ * loop, and every thread's loop closes cleanly.
  */
 #include "core/util.h"
 #include "proxy/forward.h"
@@ -227,7 +232,8 @@ static bool read_all(int fd, char *buf, size_t len)
 /* ---- the engine under test --------------------------------------------------------------- */
 
 struct setup {
-	struct fwd_engine *e, *e2;      /* e2: a second engine with a limit of 2 */
+	int loops;
+	struct fwd_engine *e, *e2;      /* e2: a second engine with a limit of LIMIT */
 	struct fwd_target *t, *u, *t2;
 	struct fwd_listener *l, *ul, *l2;
 	struct backend_addr addrs[4];
@@ -235,15 +241,20 @@ struct setup {
 	uint16_t port, uport, port2;
 };
 
+#define LIMIT 4
+
 static struct setup S;
 
 static void do_start(void *arg)
 {
-	struct fwd_config cfg = { .udp_timeout_ms = 300 }, limited = { .max_connections = 2 };
+	struct fwd_config cfg = { .udp_timeout_ms = 300, .loops = S.loops },
+			  limited = { .max_connections = LIMIT, .loops = S.loops };
 
 	(void)arg;
 	S.e = fwd_engine_new(&loop, &cfg);
 	S.e2 = fwd_engine_new(&loop, &limited);
+	CHECK_INT(fwd_engine_loops(S.e), S.loops);
+	CHECK_INT(fwd_engine_loops(S.e2), S.loops);
 	S.t2 = fwd_target_new(IPPROTO_TCP, "service=\"t2\"");
 	CHECK_INT(fwd_listen(S.e2, IPPROTO_TCP, LO, 0, S.t2, &S.l2), 0);
 	S.port2 = fwd_listener_port(S.l2);
@@ -255,14 +266,15 @@ static void do_start(void *arg)
 	S.uport = fwd_listener_port(S.ul);
 	CHECK(S.port != 0);
 	CHECK(S.uport != 0);
+	CHECK_STR(fwd_target_labels(S.t), "service=\"t\"");
 }
 
 static void do_set_backends(void *arg)
 {
 	(void)arg;
-	picker_set_backends(&S.t->picker, S.addrs, S.naddrs);
-	picker_set_backends(&S.u->picker, S.addrs, S.naddrs);
-	picker_set_backends(&S.t2->picker, S.addrs, S.naddrs);
+	fwd_target_set_backends(S.t, S.addrs, S.naddrs);
+	fwd_target_set_backends(S.u, S.addrs, S.naddrs);
+	fwd_target_set_backends(S.t2, S.addrs, S.naddrs);
 }
 
 static void set_backends(const struct backend_addr *a, size_t n)
@@ -277,7 +289,7 @@ static struct fwd_stats stats_copy;
 
 static void do_stats(void *arg)
 {
-	stats_copy = ((struct fwd_target *)arg)->stats;
+	fwd_target_stats(arg, &stats_copy);
 }
 
 static struct fwd_stats stats(struct fwd_target *t)
@@ -286,13 +298,41 @@ static struct fwd_stats stats(struct fwd_target *t)
 	return stats_copy;
 }
 
+/* Open connections are counted down by the loops as they see them end. */
+static bool wait_active(struct fwd_target *t, uint64_t want)
+{
+	for (int i = 0; i < 200; i++) {
+		if (stats(t).active == want)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void accepted(struct fwd_engine *e, uint64_t *out)
+{
+	for (int i = 0; i < S.loops; i++)
+		out[i] = fwd_engine_loop_accepted(e, (unsigned)i);
+}
+
+/* Every loop accepted at least one connection since before[]. */
+static bool every_loop_accepted(struct fwd_engine *e, const uint64_t *before)
+{
+	uint64_t now[FWD_MAX_LOOPS];
+
+	accepted(e, now);
+	for (int i = 0; i < S.loops; i++)
+		if (now[i] == before[i])
+			return false;
+	return true;
+}
+
 static int closed;
 
 static void on_engine_closed(void *arg)
 {
 	(void)arg;
-	if (++closed == 2)
-		uv_close((uv_handle_t *)&wake, NULL);
+	closed++;
 }
 
 static void do_close(void *arg)
@@ -305,23 +345,35 @@ static void do_close(void *arg)
 	fwd_engine_close(S.e2, on_engine_closed, NULL);
 }
 
+static int closed_now;
+
+static void do_read_closed(void *arg)
+{
+	(void)arg;
+	closed_now = closed;
+}
+
 /* ---- tests ------------------------------------------------------------------------------------ */
 
+/* Sequential connections alternate A, B, A, B... wherever the kernel puts
+ * them: the picker's cursor is the target's, not a loop's. */
 static void test_round_robin(struct backend *a, struct backend *b)
 {
-	char seen[4];
+	int n = S.loops > 1 ? 24 : 4;
+	uint64_t before[FWD_MAX_LOOPS];
 
-	for (int i = 0; i < 4; i++) {
+	accepted(S.e, before);
+	for (int i = 0; i < n; i++) {
 		int fd = client(S.port);
+		char seen;
 		CHECK(fd >= 0);
-		seen[i] = fd >= 0 ? greeting(fd) : '?';
+		seen = fd >= 0 ? greeting(fd) : '?';
+		CHECK_INT(seen, i % 2 ? b->name : a->name);
 		if (fd >= 0)
 			close(fd);
 	}
-	CHECK_INT(seen[0], a->name);
-	CHECK_INT(seen[1], b->name);
-	CHECK_INT(seen[2], a->name);
-	CHECK_INT(seen[3], b->name);
+	if (S.loops > 1)
+		CHECK(every_loop_accepted(S.e, before));
 }
 
 /* A megabyte each way, in chunks, through splice; then a half close. */
@@ -347,12 +399,11 @@ static void test_bulk_and_half_close(void)
 	CHECK(!memcmp(in, "tail", 4));
 	CHECK_INT(read(fd, in, 1), 0);
 	close(fd);
-	usleep(50000);
+	CHECK(wait_active(S.t, 0));
 	after = stats(S.t);
 	CHECK(after.bytes_in - before.bytes_in >= (1u << 20) + 4);
 	CHECK(after.bytes_out - before.bytes_out >= (1u << 20) + 4 + 2);
 	CHECK_INT(after.connections - before.connections, 1);
-	CHECK_INT(after.active, 0);
 	free(out);
 	free(in);
 }
@@ -361,10 +412,11 @@ static void test_dead_backend(struct backend *a)
 {
 	struct backend_addr addrs[2] = { { LO, dead_port() }, { LO, a->port } };
 	struct fwd_stats before, after;
+	int n = S.loops > 1 ? 12 : 4;
 
 	set_backends(addrs, 2);
 	before = stats(S.t);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < n; i++) {
 		int fd = client(S.port);
 		CHECK(fd >= 0);
 		CHECK_INT(fd >= 0 ? greeting(fd) : '?', a->name);
@@ -372,7 +424,7 @@ static void test_dead_backend(struct backend *a)
 			close(fd);
 	}
 	after = stats(S.t);
-	/* tried once, then held off */
+	/* tried once, then held off: on every loop, the mark is the target's */
 	CHECK_INT(after.err_connect - before.err_connect, 1);
 	CHECK_INT(after.err_refused, before.err_refused);
 }
@@ -398,26 +450,37 @@ static void test_no_backend(void)
 	CHECK_INT(after.err_refused - before.err_refused, 2);
 }
 
-/* The second engine takes two connections at once; the third is reset.
- * Returns the first, left open. */
+/* The second engine takes LIMIT connections at once, all its loops
+ * together; the rest are reset. Returns the first, left open. */
 static int test_limit(struct backend *a)
 {
 	struct backend_addr addrs[1] = { { LO, a->port } };
-	int fds[3];
+	int n = S.loops > 1 ? 24 : LIMIT + 1, fds[24], ok = 0, reset = 0;
+	uint64_t before[FWD_MAX_LOOPS];
 	struct fwd_stats after;
 
 	set_backends(addrs, 1);
-	for (int i = 0; i < 3; i++)
+	accepted(S.e2, before);
+	for (int i = 0; i < n; i++) {
+		char g;
 		fds[i] = client(S.port2);
-	CHECK_INT(greeting(fds[0]), a->name);
-	CHECK_INT(greeting(fds[1]), a->name);
-	CHECK_INT(greeting(fds[2]), '!');
+		g = fds[i] >= 0 ? greeting(fds[i]) : '!';
+		ok += g == a->name;
+		reset += g == '!';
+		/* the first LIMIT get through, wherever they land */
+		CHECK_INT(g, i < LIMIT ? a->name : '!');
+	}
+	CHECK_INT(ok, LIMIT);
+	CHECK_INT(reset, n - LIMIT);
+	if (S.loops > 1)
+		CHECK(every_loop_accepted(S.e2, before));
 	after = stats(S.t2);
-	CHECK_INT(after.err_limit, 1);
-	CHECK_INT(after.connections, 3);
-	CHECK_INT(after.active, 2);
-	close(fds[2]);
-	close(fds[1]);
+	CHECK_INT(after.err_limit, n - LIMIT);
+	CHECK_INT(after.connections, n);
+	CHECK_INT(after.active, LIMIT);
+	for (int i = 1; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	return fds[0];
 }
 
@@ -485,38 +548,247 @@ static void test_udp(struct backend *a, struct backend *b)
 	close(c3);
 }
 
+/* Many connections open at once, each with its own bytes: every loop
+ * takes some, each gets exactly its own echo back, and the target's
+ * counters add up over the loops. Leaves `keep` of them open. */
+#define SPREAD 48
+
+static void test_spread(struct backend *a, struct backend *b, int *kept, int keep)
+{
+	struct backend_addr two[2] = { { LO, a->port }, { LO, b->port } };
+	uint64_t before_acc[FWD_MAX_LOOPS];
+	struct fwd_stats before, after;
+	int fds[SPREAD];
+	size_t sent = 0;
+
+	set_backends(two, 2);
+	CHECK(wait_active(S.t, 0));
+	before = stats(S.t);
+	accepted(S.e, before_acc);
+	for (int i = 0; i < SPREAD; i++) {
+		fds[i] = client(S.port);
+		CHECK(fds[i] >= 0);
+	}
+	for (int i = 0; i < SPREAD; i++) {
+		char g = fds[i] >= 0 ? greeting(fds[i]) : '?';
+		CHECK(g == a->name || g == b->name);
+	}
+	for (int i = 0; i < SPREAD; i++) {
+		char msg[32], in[32];
+		int len = snprintf(msg, sizeof(msg), "message %d of %d", i, SPREAD);
+		if (fds[i] < 0)
+			continue;
+		CHECK_INT(write(fds[i], msg, (size_t)len), len);
+		CHECK(read_all(fds[i], in, (size_t)len) && !memcmp(in, msg, (size_t)len));
+		sent += (size_t)len;
+	}
+	CHECK(every_loop_accepted(S.e, before_acc));
+	after = stats(S.t);
+	CHECK_INT(after.connections - before.connections, SPREAD);
+	CHECK_INT(after.active, SPREAD);
+	CHECK_INT(after.bytes_in - before.bytes_in, sent);
+	CHECK_INT(after.bytes_out - before.bytes_out, sent + 2 * SPREAD);
+	CHECK_INT(fwd_engine_connections(S.e), SPREAD + stats(S.u).active); /* a UDP flow may linger */
+	for (int i = 0; i < SPREAD; i++) {
+		if (i < keep)
+			kept[i] = fds[i];
+		else if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	CHECK(wait_active(S.t, (uint64_t)keep));
+}
+
+/* sessionAffinity ClientIP: every connection from 127.0.0.1 sticks to one
+ * backend, whichever loop accepts it. */
+static void do_affinity_on(void *arg)
+{
+	fwd_target_set_affinity(S.t, arg != NULL, 60000);
+}
+
+static void test_affinity_across_loops(struct backend *a, struct backend *b)
+{
+	struct backend_addr two[2] = { { LO, a->port }, { LO, b->port } };
+	uint64_t before[FWD_MAX_LOOPS];
+	char first = 0;
+
+	set_backends(two, 2);
+	on_loop(do_affinity_on, (void *)1);
+	accepted(S.e, before);
+	for (int i = 0; i < 24; i++) {
+		int fd = client(S.port);
+		char g = fd >= 0 ? greeting(fd) : '?';
+		if (!first)
+			first = g;
+		CHECK(g == a->name || g == b->name);
+		CHECK_INT(g, first);
+		if (fd >= 0)
+			close(fd);
+	}
+	CHECK(every_loop_accepted(S.e, before));
+	on_loop(do_affinity_on, NULL);
+}
+
+/* A new target for the listener reaches every loop. */
+static struct fwd_target *only_b;
+
+static void do_retarget(void *arg)
+{
+	fwd_listener_set_target(S.l, arg ? only_b : S.t);
+}
+
+static void test_retarget(struct backend *a, struct backend *b)
+{
+	struct backend_addr one[1] = { { LO, b->port } };
+	struct backend_addr two[2] = { { LO, a->port }, { LO, b->port } };
+
+	set_backends(two, 2);
+	only_b = fwd_target_new(IPPROTO_TCP, "service=\"b\"");
+	fwd_target_set_backends(only_b, one, 1);
+	on_loop(do_retarget, only_b);
+	/* the loop threads apply it when they next wake: give them a moment */
+	usleep(20000);
+	for (int i = 0; i < 16; i++) {
+		int fd = client(S.port);
+		CHECK_INT(fd >= 0 ? greeting(fd) : '?', b->name);
+		if (fd >= 0)
+			close(fd);
+	}
+	on_loop(do_retarget, NULL);
+	usleep(20000);
+	CHECK(wait_active(only_b, 0));
+	CHECK_INT(stats(only_b).connections, 16);
+	fwd_target_unref(only_b); /* the loops drop their references themselves */
+}
+
+/* Closing a listener refuses new connections at once on every loop, and
+ * the connections it accepted carry on; its port can be listened on again
+ * once every loop has closed its socket. A port that is taken is refused,
+ * as with one loop. */
+static struct fwd_listener *extra;
+static int extra_rc;
+static uint16_t extra_port;
+
+static void do_extra_listen(void *arg)
+{
+	extra_rc = fwd_listen(S.e, IPPROTO_TCP, LO, (uint16_t)(uintptr_t)arg, S.t, &extra);
+	extra_port = extra_rc == 0 ? fwd_listener_port(extra) : 0;
+}
+
+static void do_extra_close(void *arg)
+{
+	(void)arg;
+	fwd_listener_close(extra);
+}
+
+static void test_listener_close(struct backend *a, uint64_t still_open)
+{
+	struct backend_addr one[1] = { { LO, a->port } };
+	int open_fds[8], fd;
+	uint16_t port;
+	char in[8];
+
+	set_backends(one, 1);
+	on_loop(do_extra_listen, (void *)(uintptr_t)S.port);
+	CHECK_INT(extra_rc, -EADDRINUSE);
+	on_loop(do_extra_listen, NULL);
+	CHECK_INT(extra_rc, 0);
+	port = extra_port;
+	for (int i = 0; i < 8; i++) {
+		open_fds[i] = client(port);
+		CHECK_INT(open_fds[i] >= 0 ? greeting(open_fds[i]) : '?', a->name);
+	}
+	on_loop(do_extra_close, NULL);
+	fd = client(port);
+	CHECK_INT(fd, -1); /* refused at once */
+	if (fd >= 0)
+		close(fd);
+	for (int i = 0; i < 8; i++) {
+		if (open_fds[i] < 0)
+			continue;
+		CHECK_INT(write(open_fds[i], "still", 5), 5);
+		CHECK(read_all(open_fds[i], in, 5) && !memcmp(in, "still", 5));
+		close(open_fds[i]);
+	}
+	for (int i = 0; i < 100; i++) {
+		on_loop(do_extra_listen, (void *)(uintptr_t)port);
+		if (extra_rc == 0)
+			break;
+		usleep(10000);
+	}
+	CHECK_INT(extra_rc, 0);
+	if (extra_rc == 0) {
+		fd = client(port);
+		CHECK_INT(fd >= 0 ? greeting(fd) : '?', a->name);
+		if (fd >= 0)
+			close(fd);
+		on_loop(do_extra_close, NULL);
+	}
+	CHECK(wait_active(S.t, still_open));
+}
+
+static void suite(int loops, struct backend *a, struct backend *b)
+{
+	int kept[4 + 1], nkept = loops > 1 ? 4 : 0;
+	char c;
+
+	fprintf(stderr, "--- %d forwarding loop(s)\n", loops);
+	memset(&S, 0, sizeof(S));
+	S.loops = loops;
+	closed = 0;
+	on_loop(do_start, NULL);
+	{
+		struct backend_addr addrs[2] = { { LO, a->port }, { LO, b->port } };
+		set_backends(addrs, 2);
+	}
+	test_round_robin(a, b);
+	test_bulk_and_half_close();
+	test_dead_backend(a);
+	test_no_backend();
+	test_udp(a, b);
+	if (loops > 1) {
+		test_spread(a, b, kept, nkept);
+		test_affinity_across_loops(a, b);
+		test_retarget(a, b);
+		test_listener_close(a, (uint64_t)nkept);
+	}
+	kept[nkept++] = test_limit(a);
+	/* close with connections still open (on several loops): everything must go */
+	on_loop(do_close, NULL);
+	for (int i = 0; i < 500; i++) {
+		on_loop(do_read_closed, NULL);
+		if (closed_now == 2)
+			break;
+		usleep(10000);
+	}
+	CHECK_INT(closed_now, 2);
+	/* the proxy reset the kept connections */
+	for (int i = 0; i < nkept; i++) {
+		CHECK(read(kept[i], &c, 1) <= 0);
+		close(kept[i]);
+	}
+}
+
+static void do_close_wake(void *arg)
+{
+	(void)arg;
+	uv_close((uv_handle_t *)&wake, NULL);
+}
+
 int main(void)
 {
 	struct backend a, b;
-	int kept;
 
 	backend_start(&a, 'A');
 	backend_start(&b, 'B');
 	uv_loop_init(&loop);
 	uv_async_init(&loop, &wake, on_wake);
 	pthread_create(&loop_thread, NULL, run_loop, NULL);
-	on_loop(do_start, NULL);
-	{
-		struct backend_addr addrs[2] = { { LO, a.port }, { LO, b.port } };
-		set_backends(addrs, 2);
-	}
-	test_round_robin(&a, &b);
-	test_bulk_and_half_close();
-	test_dead_backend(&a);
-	test_no_backend();
-	test_udp(&a, &b);
-	kept = test_limit(&a);
-	/* close with a connection still open: everything must go */
-	on_loop(do_close, NULL);
+	suite(1, &a, &b);
+	suite(3, &a, &b);
+	on_loop(do_close_wake, NULL);
 	pthread_join(loop_thread, NULL);
-	CHECK_INT(closed, 2);
 	CHECK_INT(uv_loop_close(&loop), 0);
-	/* the proxy reset the kept connection */
-	{
-		char c;
-		CHECK(read(kept, &c, 1) <= 0);
-		close(kept);
-	}
+	CHECK_INT(fwd_unclean_loops(), 0);
 	backend_stop(&a);
 	backend_stop(&b);
 	return test_done();
