@@ -38,6 +38,10 @@
 /* TLS output is encrypted and sent in slices of this size. */
 #define TLS_SLICE (256 * 1024)
 #define READ_BUFFER (64 * 1024)
+/* Sends smaller than this wait for the loop's next turn (see conn_send);
+ * a connection holds at most CORK_MAX such bytes before it sends them. */
+#define CORK_DIRECT (16 * 1024)
+#define CORK_MAX (64 * 1024)
 
 enum conn_timer {
 	TIMER_NONE,
@@ -58,6 +62,9 @@ struct http_server {
 	size_t nopen;            /* connections not closing */
 	bool closing;
 	bool listener_closed;
+	bool flush_closed;
+	uv_idle_t flush;         /* runs while corked is not empty */
+	struct http_conn *corked; /* connections with output waiting (see conn_send) */
 	void (*close_cb)(void *data);
 	void *close_data;
 	/* Read callbacks run one at a time and consume the bytes at once, so
@@ -87,6 +94,11 @@ struct http_conn {
 	const char *error_reason;
 	char error_msg[128];
 	unsigned writes; /* uv_write requests in flight */
+	/* Output held until the loop's next turn, all of one request's, which
+	 * holds a reference and counts them in its pending bytes. */
+	struct strbuf out;
+	struct request *out_r;
+	struct http_conn *out_prev, *out_next; /* on srv->corked while out.len > 0 */
 	SSL *ssl;
 	char remote_addr[64];
 	bool reading;
@@ -139,6 +151,8 @@ static void conn_close(struct http_conn *c);
 static void conn_finish(struct http_conn *c);
 static void conn_settle(struct http_conn *c);
 static void conn_send(struct http_conn *c, struct request *r, const uv_buf_t *bufs, unsigned n);
+static void conn_uncork(struct http_conn *c);
+static void cork_drop(struct http_conn *c);
 
 /* --- small helpers -------------------------------------------------------- */
 
@@ -489,7 +503,7 @@ static void server_maybe_done(struct http_server *srv)
 	void (*cb)(void *data);
 	void *data;
 
-	if (!srv->closing || !srv->listener_closed || srv->conns)
+	if (!srv->closing || !srv->listener_closed || !srv->flush_closed || srv->conns)
 		return;
 	cb = srv->close_cb;
 	data = srv->close_data;
@@ -513,6 +527,7 @@ static void conn_free(struct http_conn *c)
 	if (c->ready)
 		request_free(c->ready);
 	strbuf_release(&c->in);
+	strbuf_release(&c->out);
 	if (c->ssl)
 		SSL_free(c->ssl);
 	free(c);
@@ -538,6 +553,7 @@ static void conn_close(struct http_conn *c)
 	c->closing = true;
 	c->srv->nopen--;
 	uv_timer_stop(&c->timer);
+	cork_drop(c);
 	r = c->active;
 	if (r) {
 		void (*cb)(struct http_request *, void *) = r->on_close;
@@ -607,6 +623,9 @@ static void conn_finish(struct http_conn *c)
 {
 	if (c->finishing || c->closing || c->broken)
 		return;
+	conn_uncork(c);
+	if (c->closing || c->broken)
+		return;
 	conn_timer(c, TIMER_FLUSH, c->srv->cfg.idle_timeout_ms);
 	c->finishing = true;
 	if (c->ssl && !c->tls_fatal && SSL_is_init_finished(c->ssl)) {
@@ -624,6 +643,17 @@ static void conn_finish(struct http_conn *c)
 }
 
 /* --- writing ---------------------------------------------------------------- */
+
+/* Calls the request's drain callback once its unsent bytes are few enough. */
+static void request_check_drain(struct request *r)
+{
+	if (r->on_drain && r->pending <= r->drain_low && !r->gone && !r->ended && r->conn && !r->conn->closing) {
+		void (*cb)(struct http_request *req, void *data) = r->on_drain;
+
+		r->on_drain = NULL;
+		cb(&r->pub, r->on_drain_data);
+	}
+}
 
 static void on_write(uv_write_t *req, int status)
 {
@@ -650,12 +680,8 @@ static void on_write(uv_write_t *req, int status)
 			conn_timer(c, TIMER_IDLE, c->srv->cfg.idle_timeout_ms);
 		}
 	}
-	if (r && r->on_drain && r->pending <= r->drain_low && !r->gone && !r->ended && !c->closing) {
-		void (*cb)(struct http_request *req, void *data) = r->on_drain;
-
-		r->on_drain = NULL;
-		cb(&r->pub, r->on_drain_data);
-	}
+	if (r)
+		request_check_drain(r);
 	if (r)
 		http_request_unref(&r->pub);
 }
@@ -818,12 +844,130 @@ static void tls_send(struct http_conn *c, struct request *r, const uv_buf_t *buf
 	tls_flush(c, r);
 }
 
-static void conn_send(struct http_conn *c, struct request *r, const uv_buf_t *bufs, unsigned n)
+static void conn_send_now(struct http_conn *c, struct request *r, const uv_buf_t *bufs, unsigned n)
 {
 	if (c->ssl)
 		tls_send(c, r, bufs, n);
 	else
 		conn_write(c, r, bufs, n, NULL);
+}
+
+/* Takes c off the server's corked list and forgets its held output. */
+static void cork_unlink(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+	struct request *r = c->out_r;
+
+	if (c->out_prev)
+		c->out_prev->out_next = c->out_next;
+	else
+		srv->corked = c->out_next;
+	if (c->out_next)
+		c->out_next->out_prev = c->out_prev;
+	c->out_prev = c->out_next = NULL;
+	if (!srv->corked)
+		uv_idle_stop(&srv->flush);
+	c->out_r = NULL;
+	if (r) {
+		r->pending -= c->out.len;
+		http_request_unref(&r->pub);
+	}
+}
+
+/* The connection is closing: what it held is not sent. */
+static void cork_drop(struct http_conn *c)
+{
+	if (!c->out.len)
+		return;
+	cork_unlink(c);
+	strbuf_reset(&c->out);
+}
+
+/* Sends what c holds, now. */
+static void conn_uncork(struct http_conn *c)
+{
+	struct request *r = c->out_r;
+	uv_buf_t b;
+
+	if (!c->out.len)
+		return;
+	if (r)
+		http_request_ref(&r->pub); /* through the send, which may queue it */
+	cork_unlink(c);
+	b = buf_of(c->out.buf, c->out.len);
+	conn_send_now(c, r, &b, 1);
+	/* a thousand idle watchers must not each keep a batch's buffer */
+	if (c->out.alloc > CORK_DIRECT) {
+		strbuf_release(&c->out);
+		strbuf_init(&c->out, 0);
+	} else {
+		strbuf_reset(&c->out);
+	}
+	if (r)
+		http_request_unref(&r->pub);
+}
+
+static void on_flush(uv_idle_t *h)
+{
+	struct http_server *srv = h->data;
+
+	while (srv->corked) {
+		struct http_conn *c = srv->corked;
+		struct request *r = c->out_r;
+
+		if (r)
+			http_request_ref(&r->pub);
+		conn_uncork(c);
+		if (r) {
+			request_check_drain(r);
+			http_request_unref(&r->pub);
+		}
+	}
+}
+
+/*
+ * Sends bufs on c for request r. Small sends wait for the loop's next turn
+ * (an idle handle, so the loop does not sleep first): a batch of committed
+ * writes fans out to every watcher as several events, and held together
+ * they become one TLS record and one write(2) per connection instead of
+ * one per event. Order is kept: a send of another request's bytes, a large
+ * send, or the end of the connection sends what is held first.
+ */
+static void conn_send(struct http_conn *c, struct request *r, const uv_buf_t *bufs, unsigned n)
+{
+	size_t total = 0;
+	unsigned i;
+
+	if (c->closing || c->broken)
+		return;
+	for (i = 0; i < n; i++)
+		total += bufs[i].len;
+	if (c->out.len && (c->out_r != r || c->out.len + total > CORK_MAX))
+		conn_uncork(c);
+	if (total >= CORK_DIRECT || c->finishing) {
+		conn_uncork(c);
+		conn_send_now(c, r, bufs, n);
+		return;
+	}
+	if (!total || c->closing || c->broken)
+		return;
+	if (!c->out.len) {
+		struct http_server *srv = c->srv;
+
+		c->out_r = r;
+		if (r)
+			http_request_ref(&r->pub);
+		c->out_next = srv->corked;
+		if (srv->corked)
+			srv->corked->out_prev = c;
+		else
+			uv_idle_start(&srv->flush, on_flush);
+		srv->corked = c;
+	}
+	for (i = 0; i < n; i++)
+		strbuf_add(&c->out, bufs[i].base, bufs[i].len);
+	if (r)
+		r->pending += total;
 }
 
 /* --- responses -------------------------------------------------------------- */
@@ -1554,6 +1698,7 @@ static struct http_conn *conn_new(struct http_server *srv)
 
 	c->srv = srv;
 	strbuf_init(&c->in, 0);
+	strbuf_init(&c->out, 0);
 	uv_tcp_init(srv->loop, &c->tcp);
 	uv_timer_init(srv->loop, &c->timer);
 	c->tcp.data = c;
@@ -1671,6 +1816,14 @@ static void on_listener_closed(uv_handle_t *h)
 	server_maybe_done(srv);
 }
 
+static void on_flush_closed(uv_handle_t *h)
+{
+	struct http_server *srv = h->data;
+
+	srv->flush_closed = true;
+	server_maybe_done(srv);
+}
+
 int http_server_start(struct http_server **out, uv_loop_t *loop, const struct http_server_config *cfg)
 {
 	struct sockaddr_storage addr;
@@ -1701,6 +1854,8 @@ int http_server_start(struct http_server **out, uv_loop_t *loop, const struct ht
 		return rc;
 	}
 	srv->listener.data = srv;
+	uv_idle_init(loop, &srv->flush);
+	srv->flush.data = srv;
 	rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0);
 	if (!rc)
 		rc = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
@@ -1708,6 +1863,7 @@ int http_server_start(struct http_server **out, uv_loop_t *loop, const struct ht
 		/* freed by the close callback on the loop's next turn */
 		srv->closing = true;
 		uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+		uv_close((uv_handle_t *)&srv->flush, on_flush_closed);
 		return rc;
 	}
 	len = sizeof(addr);
@@ -1739,6 +1895,7 @@ void http_server_close(struct http_server *srv, void (*cb)(void *data), void *da
 	srv->close_cb = cb;
 	srv->close_data = data;
 	uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
+	uv_close((uv_handle_t *)&srv->flush, on_flush_closed);
 	for (c = srv->conns; c; c = next) {
 		next = c->next;
 		conn_close(c);

@@ -29,6 +29,7 @@
 #define IDLE_TIMEOUT_MS 400
 #define BIG_CHUNKS 32
 #define BIG_CHUNK (1024 * 1024)
+#define BURST_BIG (40 * 1024)
 
 static uv_loop_t loop;
 static uv_async_t done_async;
@@ -39,6 +40,7 @@ static int servers_closed;
 static atomic_int forever_closed;   /* on_close calls of /forever streams */
 static atomic_int forever_started;
 static atomic_size_t big_pending;   /* http_stream_pending after /big's writes */
+static atomic_size_t burst_pending; /* http_stream_pending after /burst's small writes */
 static atomic_int late_closed;      /* /async answers that found their client gone */
 static atomic_int late_answered;
 static atomic_int async_started;
@@ -181,6 +183,23 @@ static void handler(struct http_request *req, void *data)
 			http_stream_write(req, chunk, BIG_CHUNK);
 		atomic_store(&big_pending, http_stream_pending(req));
 		free(chunk);
+		http_stream_end(req);
+	} else if (!strcmp(path, "/burst")) {
+		/* small writes wait for the loop's next turn, a large one goes
+		 * at once: the bytes must still arrive in order */
+		char line[32], *big = xmalloc(BURST_BIG);
+		size_t before;
+		int i;
+
+		http_stream_start(req, 200, "text/plain");
+		before = http_stream_pending(req); /* the head's bytes, if held */
+		for (i = 0; i < 100; i++)
+			http_stream_write(req, line, (size_t)snprintf(line, sizeof(line), "burst-%d\n", i));
+		atomic_store(&burst_pending, http_stream_pending(req) - before);
+		memset(big, 'y', BURST_BIG);
+		http_stream_write(req, big, BURST_BIG);
+		http_stream_write(req, "tail\n", 5);
+		free(big);
 		http_stream_end(req);
 	} else if (!strcmp(path, "/close")) {
 		http_response_header(req, "Connection", "close");
@@ -761,6 +780,45 @@ static void test_streaming(void)
 }
 
 /* The client leaves before the async answer: responding is a no-op. */
+/* Writes of one turn are held and sent together, and stay in order. */
+static void check_burst(const char *base)
+{
+	CURL *h = client_new();
+	char *url = xasprintf("%s/burst", base);
+	struct strbuf want;
+	struct resp r;
+	int i;
+
+	strbuf_init(&want, 0);
+	for (i = 0; i < 100; i++)
+		strbuf_addf(&want, "burst-%d\n", i);
+	for (i = 0; i < BURST_BIG; i++)
+		strbuf_addc(&want, 'y');
+	strbuf_adds(&want, "tail\n");
+	atomic_store(&burst_pending, 0);
+	CHECK_INT(get(h, url, &r), CURLE_OK);
+	CHECK_INT(r.code, 200);
+	CHECK_INT(r.body.len, want.len);
+	CHECK(r.body.len == want.len && !memcmp(r.body.buf, want.buf, want.len));
+	/* all 100 small chunks (line, data, CRLF) were still held */
+	CHECK(atomic_load(&burst_pending) > 100 * 12);
+	resp_release(&r);
+	strbuf_release(&want);
+	free(url);
+	curl_easy_cleanup(h);
+}
+
+static void test_burst(void)
+{
+	char *plain = xasprintf("http://127.0.0.1:%d", plain_port);
+	char *tls = xasprintf("https://127.0.0.1:%d", tls_port);
+
+	check_burst(plain);
+	check_burst(tls);
+	free(plain);
+	free(tls);
+}
+
 static void test_late_answer(void)
 {
 	int fd = tcp_connect(plain_port);
@@ -1019,6 +1077,7 @@ static void *client_main(void *arg)
 	test_head_and_http10();
 	test_timeouts();
 	test_streaming();
+	test_burst();
 	test_late_answer();
 	test_pending();
 	test_query();
