@@ -501,12 +501,8 @@ static void respond_list(struct http_request *req, const struct kind *k, int64_t
 	struct strbuf sb;
 	size_t bytes = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		size_t len;
-
-		store_obj_json(items[i], &len);
-		bytes += len + 1;
-	}
+	for (size_t i = 0; i < n; i++)
+		bytes += store_obj_len(items[i]) + 1;
 	strbuf_init(&sb, 160 + (bytes < LIST_QUEUED_MAX ? bytes : 0));
 	strbuf_addf(&sb, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%" PRId64
 		    "\"},\"items\":[", k->kind, kind_api_version(k), rv);

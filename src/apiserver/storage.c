@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zstd.h>
 
 #include "log.h"
 #include "object.h"
@@ -34,6 +35,14 @@
 #define DEFAULT_WATCH_WINDOW 10000
 #define DEFAULT_MAX_BATCH 1000
 #define DEFAULT_TREE_CACHE 1024
+#define DEFAULT_PLAIN_VERSIONS 4096
+/* Versions compressed per loop turn at most, so that a backlog (the whole
+ * store after a restart) is worked off without holding up requests. */
+#define COMPRESS_PER_TURN 1024
+/* A resource's dictionary is the text of its first compressed object, or
+ * this much of it. */
+#define DICT_MAX (16 * 1024)
+#define COMPRESS_LEVEL 1
 
 /* ---- the ordered map -------------------------------------------------- */
 
@@ -45,16 +54,33 @@
  */
 #define MAP_LEVELS 16
 
+/*
+ * A resource's compression dictionary ("/registry/pods", ...). Objects of
+ * one resource are mostly the same keys and the same defaulted values, so
+ * zstd given one of them as its dictionary ("raw content") writes the next
+ * as little more than the bytes where it differs: a 2 KB pod in under 200.
+ */
+struct zdict {
+	struct zdict *next;
+	char *prefix;                 /* the key up to its third '/' */
+	size_t prefix_len;
+	ZSTD_CDict *c;                /* both NULL until the first object is compressed */
+	ZSTD_DDict *d;
+};
+
 struct store_obj {
 	struct store *s;
 	int refs;
 	int64_t rv;
 	json_t *tree;                 /* parsed form while in the tree cache, else NULL */
 	struct store_obj *lru_prev, *lru_next;  /* the cache, most recently used first */
+	struct store_obj *young_next; /* waiting to be compressed (s->young) */
 	struct store_attrs *attrs;    /* made on first use */
-	uint32_t rv_off;              /* where the resourceVersion's digits start in json */
-	uint32_t len;
-	char json[];                  /* compact JSON with metadata.resourceVersion, NUL-terminated */
+	struct zdict *zd;             /* its resource's dictionary */
+	uint32_t rv_off;              /* where the resourceVersion's digits start in the text */
+	uint32_t len;                 /* of the text */
+	uint32_t zlen;                /* 0: text is the JSON; else it holds zlen compressed bytes */
+	char *text;                   /* compact JSON with metadata.resourceVersion, NUL-terminated */
 };
 
 struct map_node {
@@ -259,6 +285,18 @@ struct store {
 	uint64_t tree_hits, tree_misses;
 	uv_prepare_t trim;
 	bool trimming;
+
+	/* Text compression (loop thread): the newest plain_cap versions stay
+	 * plain, in young, oldest first, each holding a reference; older ones
+	 * are compressed with their resource's dictionary by the prepare
+	 * handle. Reads decompress into scratch. */
+	struct store_obj *young_head, *young_tail;
+	size_t nyoung, plain_cap;
+	struct zdict *dicts;
+	ZSTD_CCtx *cctx;
+	ZSTD_DCtx *dctx;
+	struct strbuf scratch, zbuf;
+	size_t zcount, zplain_bytes, zbytes;
 	int handles;                    /* libuv handles not closed yet */
 };
 
@@ -317,22 +355,72 @@ static size_t metadata_close(const char *js, size_t len)
 	return 0;
 }
 
-static struct store_obj *obj_alloc(struct store *s, size_t len, int64_t rv)
+static void young_push(struct store *s, struct store_obj *o);
+
+static struct zdict *dict_for(struct store *s, const char *key)
 {
-	struct store_obj *o = xcalloc(1, sizeof(*o) + len + 1);
+	const char *p = key;
+	size_t len;
+	struct zdict *d;
+
+	for (int slashes = 0; *p && !(*p == '/' && ++slashes == 3); p++)
+		;
+	len = (size_t)(p - key);
+	for (d = s->dicts; d; d = d->next)
+		if (d->prefix_len == len && !memcmp(d->prefix, key, len))
+			return d;
+	d = xcalloc(1, sizeof(*d));
+	d->prefix = xstrndup(key, len);
+	d->prefix_len = len;
+	d->next = s->dicts;
+	s->dicts = d;
+	return d;
+}
+
+/* A new version of the object at a key of zd's resource, with room for a
+ * text of len bytes; young until it is compressed. */
+static struct store_obj *obj_alloc(struct store *s, struct zdict *zd, size_t len, int64_t rv)
+{
+	struct store_obj *o = xcalloc(1, sizeof(*o));
 
 	o->s = s;
 	o->refs = 1;
 	o->rv = rv;
+	o->zd = zd;
 	o->len = (uint32_t)len;
+	o->text = xmalloc(len + 1);
+	young_push(s, o);
 	return o;
+}
+
+/* o's JSON: its own text, or decompressed into the store's scratch buffer
+ * (then valid until the next decompression). */
+static const char *obj_text(const struct store_obj *o, size_t *len)
+{
+	struct store *s = o->s;
+	size_t n;
+
+	if (len)
+		*len = o->len;
+	if (!o->zlen)
+		return o->text;
+	strbuf_reset(&s->scratch);
+	strbuf_grow(&s->scratch, (size_t)o->len + 1);
+	n = ZSTD_decompress_usingDDict(s->dctx, s->scratch.buf, (size_t)o->len + 1, o->text, o->zlen, o->zd->d);
+	if (ZSTD_isError(n) || n != o->len)
+		die("store: cannot decompress a stored version (rv %lld): %s", (long long)o->rv,
+		    ZSTD_isError(n) ? ZSTD_getErrorName(n) : "wrong length");
+	s->scratch.buf[n] = '\0';
+	s->scratch.len = n;
+	return s->scratch.buf;
 }
 
 /* A version from the stored text (compact JSON without resourceVersion):
  * the same text with "resourceVersion":"<rv>" as the last member of
  * metadata, where obj_set_rv() puts it in a tree, so that the text is
  * always what obj_dump() prints of the tree. */
-static struct store_obj *obj_from_value(struct store *s, const char *value, size_t vlen, int64_t rv)
+static struct store_obj *obj_from_value(struct store *s, const char *key, const char *value, size_t vlen,
+				        int64_t rv)
 {
 	size_t at = metadata_close(value, vlen), olen, clen, dlen, len;
 	const char *open, *close = "\"";
@@ -351,8 +439,8 @@ static struct store_obj *obj_from_value(struct store *s, const char *value, size
 	clen = strlen(close);
 	dlen = (size_t)snprintf(digits, sizeof(digits), "%" PRId64, rv);
 	len = vlen + olen + dlen + clen;
-	o = obj_alloc(s, len, rv);
-	p = o->json;
+	o = obj_alloc(s, dict_for(s, key), len, rv);
+	p = o->text;
 	memcpy(p, value, at);
 	p += at;
 	memcpy(p, open, olen);
@@ -362,7 +450,7 @@ static struct store_obj *obj_from_value(struct store *s, const char *value, size
 	memcpy(p, close, clen);
 	p += clen;
 	memcpy(p, value + at, vlen - at);
-	o->json[len] = '\0';
+	o->text[len] = '\0';
 	o->rv_off = (uint32_t)(at + olen);
 	return o;
 }
@@ -374,21 +462,25 @@ static struct store_obj *obj_restamped(const struct store_obj *old, int64_t rv)
 	size_t olen = (size_t)snprintf(NULL, 0, "%" PRId64, old->rv);
 	size_t nlen = (size_t)snprintf(digits, sizeof(digits), "%" PRId64, rv);
 	size_t len = old->len - olen + nlen;
-	struct store_obj *o = obj_alloc(old->s, len, rv);
+	const char *from = obj_text(old, NULL);
+	struct store_obj *o = obj_alloc(old->s, old->zd, len, rv);
 
-	memcpy(o->json, old->json, old->rv_off);
-	memcpy(o->json + old->rv_off, digits, nlen);
-	memcpy(o->json + old->rv_off + nlen, old->json + old->rv_off + olen, old->len - old->rv_off - olen);
-	o->json[len] = '\0';
+	memcpy(o->text, from, old->rv_off);
+	memcpy(o->text + old->rv_off, digits, nlen);
+	memcpy(o->text + old->rv_off + nlen, from + old->rv_off + olen, old->len - old->rv_off - olen);
+	o->text[len] = '\0';
 	o->rv_off = old->rv_off;
 	return o;
 }
 
 const char *store_obj_json(const struct store_obj *o, size_t *len)
 {
-	if (len)
-		*len = o->len;
-	return o->json;
+	return obj_text(o, len);
+}
+
+size_t store_obj_len(const struct store_obj *o)
+{
+	return o->len;
 }
 
 int64_t store_obj_rv(const struct store_obj *o)
@@ -442,18 +534,96 @@ void store_obj_unref(struct store_obj *o)
 		return;
 	if (o->tree)
 		tree_drop(o);
+	if (o->zlen) {
+		o->s->zcount--;
+		o->s->zplain_bytes -= o->len;
+		o->s->zbytes -= o->zlen;
+	}
 	free(o->attrs);
+	free(o->text);
 	free(o);
 }
 
+/* Compresses o's text with its resource's dictionary, the first object
+ * compressed making that dictionary. Keeps it plain if that does not pay. */
+static void obj_compress(struct store *s, struct store_obj *o)
+{
+	struct zdict *zd = o->zd;
+	size_t n;
+
+	if (o->zlen)
+		return;
+	if (!zd->c) {
+		size_t dlen = o->len < DICT_MAX ? o->len : DICT_MAX;
+
+		zd->c = ZSTD_createCDict(o->text, dlen, COMPRESS_LEVEL);
+		zd->d = ZSTD_createDDict(o->text, dlen);
+		if (!zd->c || !zd->d)
+			die("store: out of memory making the compression dictionary of %s", zd->prefix);
+	}
+	strbuf_reset(&s->zbuf);
+	strbuf_grow(&s->zbuf, ZSTD_compressBound(o->len));
+	n = ZSTD_compress_usingCDict(s->cctx, s->zbuf.buf, s->zbuf.alloc, o->text, o->len, zd->c);
+	if (ZSTD_isError(n) || n >= o->len)
+		return;
+	free(o->text);
+	o->text = xmalloc(n);
+	memcpy(o->text, s->zbuf.buf, n);
+	o->zlen = (uint32_t)n;
+	s->zcount++;
+	s->zplain_bytes += o->len;
+	s->zbytes += n;
+}
+
+static bool housekeeping_due(const struct store *s)
+{
+	return s->ntrees > s->tree_cap || s->nyoung > s->plain_cap;
+}
+
+/* Between loop turns: trims the tree cache, compresses what is no longer
+ * young (a bounded number per turn), and stops once both are done. */
 static void on_trim(uv_prepare_t *h)
 {
 	struct store *s = h->data;
 
 	while (s->ntrees > s->tree_cap)
 		tree_drop(s->lru_tail);
-	uv_prepare_stop(h);
-	s->trimming = false;
+	for (int i = 0; i < COMPRESS_PER_TURN && s->nyoung > s->plain_cap; i++) {
+		struct store_obj *o = s->young_head;
+
+		s->young_head = o->young_next;
+		if (!s->young_head)
+			s->young_tail = NULL;
+		o->young_next = NULL;
+		s->nyoung--;
+		if (o->refs > 1)   /* else only young held it */
+			obj_compress(s, o);
+		store_obj_unref(o);
+	}
+	if (!housekeeping_due(s)) {
+		uv_prepare_stop(h);
+		s->trimming = false;
+	}
+}
+
+static void housekeeping_start(struct store *s)
+{
+	if (housekeeping_due(s) && !s->trimming && !s->shut && s->handles) {
+		uv_prepare_start(&s->trim, on_trim);
+		s->trimming = true;
+	}
+}
+
+static void young_push(struct store *s, struct store_obj *o)
+{
+	o->refs++;
+	if (s->young_tail)
+		s->young_tail->young_next = o;
+	else
+		s->young_head = o;
+	s->young_tail = o;
+	s->nyoung++;
+	housekeeping_start(s);
 }
 
 /* Gives o its tree (stolen) or marks the one it has as just used. */
@@ -468,10 +638,7 @@ static void tree_keep(struct store_obj *o, json_t *tree)
 		s->ntrees++;
 	}
 	lru_push(s, o);
-	if (s->ntrees > s->tree_cap && !s->trimming && !s->shut) {
-		uv_prepare_start(&s->trim, on_trim);
-		s->trimming = true;
-	}
+	housekeeping_start(s);
 }
 
 const json_t *store_obj_tree(struct store_obj *o)
@@ -482,13 +649,13 @@ const json_t *store_obj_tree(struct store_obj *o)
 		return o->tree;
 	}
 	o->s->tree_misses++;
-	tree_keep(o, obj_parse(o->json, o->len, 0, NULL));
+	tree_keep(o, obj_parse(obj_text(o, NULL), o->len, 0, NULL));
 	return o->tree;
 }
 
 json_t *store_obj_parse(const struct store_obj *o)
 {
-	return o->tree ? json_incref(o->tree) : obj_parse(o->json, o->len, 0, NULL);
+	return o->tree ? json_incref(o->tree) : obj_parse(obj_text(o, NULL), o->len, 0, NULL);
 }
 
 const struct store_attrs *store_obj_attrs(struct store_obj *o, store_attrs_fn make, void *data)
@@ -500,6 +667,13 @@ const struct store_attrs *store_obj_attrs(struct store_obj *o, store_attrs_fn ma
 		json_decref(tree);
 	}
 	return o->attrs;
+}
+
+void store_text_stats(const struct store *s, size_t *compressed, size_t *plain_bytes, size_t *stored_bytes)
+{
+	*compressed = s->zcount;
+	*plain_bytes = s->zplain_bytes;
+	*stored_bytes = s->zbytes;
 }
 
 void store_tree_cache_stats(const struct store *s, size_t *trees, uint64_t *hits, uint64_t *misses)
@@ -527,7 +701,7 @@ static int on_load(const char *key, int64_t create_rv, int64_t mod_rv, const cha
 		return -EPROTO;
 	}
 	json_decref(obj);
-	store_obj_unref(map_put(&s->map, key, obj_from_value(s, value, len, mod_rv)));
+	store_obj_unref(map_put(&s->map, key, obj_from_value(s, key, value, len, mod_rv)));
 	return 0;
 }
 
@@ -552,6 +726,25 @@ static void store_free(struct store *s)
 	for (size_t i = 0; i < s->window_len; i++)
 		op_free(s->window[(s->window_head + i) % s->window_cap]);
 	free(s->window);
+	while (s->young_head) {
+		struct store_obj *o = s->young_head;
+
+		s->young_head = o->young_next;
+		store_obj_unref(o);
+	}
+	while (s->dicts) {
+		struct zdict *d = s->dicts;
+
+		s->dicts = d->next;
+		ZSTD_freeCDict(d->c);
+		ZSTD_freeDDict(d->d);
+		free(d->prefix);
+		free(d);
+	}
+	ZSTD_freeCCtx(s->cctx);
+	ZSTD_freeDCtx(s->dctx);
+	strbuf_release(&s->scratch);
+	strbuf_release(&s->zbuf);
 	for (w = s->dead; w; w = wnext) {
 		wnext = w->dead_next;
 		free(w->prefix);
@@ -721,7 +914,7 @@ static void op_apply(struct store *s, struct store_op *op)
 	case STORE_WRITE_UPDATE:
 		/* The text and the tree say the same: the tree gets the revision
 		 * where the text has it, and stays cached as this version's. */
-		o = obj_from_value(s, op->value, op->w.value_len, op->ev.rv);
+		o = obj_from_value(s, op->key, op->value, op->w.value_len, op->ev.rv);
 		obj_set_rv(op->obj, op->ev.rv);
 		tree_keep(o, op->obj);
 		op->obj = NULL;
@@ -738,7 +931,7 @@ static void op_apply(struct store *s, struct store_op *op)
 		if (!old) {
 			log_error("store cache disagrees with the backend on key=%s rv=%lld",
 				  op->key, (long long)op->ev.rv);
-			old = obj_from_value(s, "{}", 2, op->ev.rv);
+			old = obj_from_value(s, op->key, "{}", 2, op->ev.rv);
 		}
 		op->ev.type = STORE_DELETED;
 		op->ev.obj = obj_restamped(old, op->ev.rv);
@@ -750,6 +943,12 @@ static void op_apply(struct store *s, struct store_op *op)
 	s->revision = op->ev.rv;
 	window_push(s, op);
 	deliver(s, &op->ev);
+	/* The old version's selector view served this event's filters; only
+	 * a watch resumed from before it would look again, and remakes it. */
+	if (op->ev.prev && op->ev.prev->attrs) {
+		free(op->ev.prev->attrs);
+		op->ev.prev->attrs = NULL;
+	}
 	op_done(s, op, 0, op->ev.obj, false);
 }
 
@@ -801,6 +1000,13 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_options *
 	s->window = xcalloc(s->window_cap, sizeof(*s->window));
 	s->max_batch = opt->max_batch > 0 ? opt->max_batch : DEFAULT_MAX_BATCH;
 	s->tree_cap = opt->tree_cache ? opt->tree_cache : DEFAULT_TREE_CACHE;
+	s->plain_cap = opt->plain_versions ? opt->plain_versions : DEFAULT_PLAIN_VERSIONS;
+	s->cctx = ZSTD_createCCtx();
+	s->dctx = ZSTD_createDCtx();
+	if (!s->cctx || !s->dctx)
+		die("store: out of memory for the zstd contexts");
+	strbuf_init(&s->scratch, 0);
+	strbuf_init(&s->zbuf, 0);
 
 	if (slash && slash != opt->path) {
 		char *dir = xstrndup(opt->path, (size_t)(slash - opt->path));
@@ -835,6 +1041,7 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_options *
 	uv_prepare_init(loop, &s->trim);   /* cannot fail */
 	s->trim.data = s;
 	s->handles = 2;
+	housekeeping_start(s);   /* what was loaded gets compressed over the first turns */
 	s->path = NULL;
 	log_info("store opened path=%s keys=%zu revision=%lld", opt->path, s->map.count,
 		 (long long)s->revision);

@@ -11,8 +11,8 @@
  *
  * Keys are "/registry/<resource>/<namespace>/<name>" or, for cluster-scoped
  * kinds, "/registry/<resource>/<name>". Values are JSON objects, kept in
- * memory as compact JSON text (struct store_obj) with trees parsed on
- * demand. The value stored on disk has no metadata.resourceVersion: every
+ * memory as compact JSON text (struct store_obj), compressed once a few
+ * thousand newer versions exist, with trees parsed on demand. The value stored on disk has no metadata.resourceVersion: every
  * object handed out carries the revision of its last change there, filled
  * in by the store.
  *
@@ -44,6 +44,7 @@ struct store_options {
 	size_t watch_window;     /* events kept for watch resumption; 0: 10000 */
 	int max_batch;           /* writes per transaction at most; 0: 1000 */
 	size_t tree_cache;       /* parsed trees kept between loop turns; 0: 1024 */
+	size_t plain_versions;   /* newest versions kept as plain text; 0: 4096 */
 };
 
 /* Opens (creating or migrating the schema as needed) and loads every object
@@ -64,14 +65,21 @@ int64_t store_oldest_watchable(const struct store *s);
  * One stored version of one object: what the map holds for a key, and what
  * the watch window keeps of earlier versions. In memory it is its compact
  * JSON as served, metadata.resourceVersion included, about a tenth of what
- * the same object costs as a jansson tree; the tree is parsed when somebody
- * needs it and kept in a bounded cache of recently used trees.
- * Immutable; reference counted; loop thread only.
+ * the same object costs as a jansson tree. Once plain_versions newer
+ * versions exist it is compressed with zstd, its resource's first object
+ * serving as the dictionary (a pod: 2 KB of text, under 200 bytes). The
+ * tree is parsed when somebody needs it and kept in a bounded cache of
+ * recently used trees. Immutable; reference counted; loop thread only.
  */
 struct store_obj;
 
-/* The JSON text, NUL-terminated, borrowed from o; *len (may be NULL) is its length. */
+/* The JSON text, NUL-terminated; *len (may be NULL) is its length. Borrowed:
+ * o's own text, or o's decompressed into a buffer of the store that the
+ * next decompression (any store_obj_* call on a compressed version)
+ * reuses. Use it, or copy it, before calling the store again. */
 const char *store_obj_json(const struct store_obj *o, size_t *len);
+/* The length of that text, without decompressing anything. */
+size_t store_obj_len(const struct store_obj *o);
 int64_t store_obj_rv(const struct store_obj *o);
 /* The parsed tree, borrowed and read-only: valid until control returns to
  * the loop (json_incref it to keep it longer), then possibly dropped from
@@ -159,6 +167,8 @@ size_t store_watch_count(const struct store *s);
 
 /* Trees in the cache now, and the cache's hits and misses since open. */
 void store_tree_cache_stats(const struct store *s, size_t *trees, uint64_t *hits, uint64_t *misses);
+/* Compressed versions alive, the bytes of their text and what they take. */
+void store_text_stats(const struct store *s, size_t *compressed, size_t *plain_bytes, size_t *stored_bytes);
 
 /* Test hook: the n-th transaction commit from now fails as a full disk would
  * (0 disables). Every write in that batch gets STORE_EIO and nothing changes. */

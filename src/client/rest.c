@@ -14,6 +14,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -450,8 +451,18 @@ uv_loop_t *rest_client_loop(const struct rest_client *c)
 	return c->loop;
 }
 
+/* As the apiserver does (pki.c): an idle connection holds no record buffers. */
+static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *data)
+{
+	(void)e;
+	(void)data;
+	SSL_CTX_set_mode((SSL_CTX *)ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
+	return CURLE_OK;
+}
+
 static void set_tls(struct rest_client *c, CURL *e)
 {
+	curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
 	if (c->insecure) {
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);

@@ -562,7 +562,7 @@ static void keep_members(json_t *obj, const char *const *names)
  * another field of a pod adds it here. No controller writes a pod back
  * whole, only patches, so nothing is lost on the server.
  */
-static void pod_transform(json_t *pod)
+void controller_pod_transform(json_t *pod)
 {
 	static const char *const spec_kept[] = { "nodeName", "containers", "hostname", "subdomain", "tolerations",
 						 "terminationGracePeriodSeconds", NULL };
@@ -590,7 +590,7 @@ struct lister *controller_lister(struct controller_context *ctx, const struct ki
 			return ctx->listers[i].l;
 	if (ctx->factory) {
 		struct rest_resource res = kind_resource(kind);
-		struct informer_options o = { .transform = kind == &kind_pod ? pod_transform : NULL };
+		struct informer_options o = { .transform = kind == &kind_pod ? controller_pod_transform : NULL };
 		l = lister_new(kind, informer_factory_get(ctx->factory, &res, &o));
 	} else {
 		l = lister_new(kind, NULL);

@@ -181,6 +181,10 @@ void controller_context_release(struct controller_context *ctx);
 /* The shared lister of kind (the factory's informer over every namespace),
  * with the "owner" index for pods and ReplicaSets and "node" for pods. */
 struct lister *controller_lister(struct controller_context *ctx, const struct kind *kind);
+
+/* Trims a pod to what the controllers read (the pod informer's transform;
+ * bench/scheduler/podcost.c measures what it saves). */
+void controller_pod_transform(json_t *pod);
 /* The event recorder writing as component ("replicaset-controller"). */
 struct event_recorder *controller_recorder(struct controller_context *ctx, const char *component);
 

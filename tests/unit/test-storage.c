@@ -39,7 +39,8 @@ struct result {
 static void check_version(struct store_obj *o)
 {
 	size_t len;
-	const char *js = store_obj_json(o, &len);
+	/* copied: the tree's parse may reuse a decompressed text's buffer */
+	char *js = xstrdup(store_obj_json(o, &len));
 	json_t *parsed = json_loadb(js, len, 0, NULL);
 	const json_t *tree = store_obj_tree(o);
 	char *printed = obj_dump(tree, NULL);
@@ -50,6 +51,7 @@ static void check_version(struct store_obj *o)
 	CHECK_INT(strlen(js), len);
 	CHECK_STR(printed, js);   /* the text is what printing the tree gives */
 	free(printed);
+	free(js);
 	json_decref(parsed);
 }
 
@@ -87,10 +89,12 @@ static void wait_for(struct result *r, size_t n)
 }
 
 static size_t opt_tree_cache;   /* for open_store: 0 is the store's default */
+static size_t opt_plain;        /* for open_store: plain_versions, 0 is the default */
 
 static struct store *open_store(size_t window)
 {
-	struct store_options opt = { .path = dbpath, .watch_window = window, .tree_cache = opt_tree_cache };
+	struct store_options opt = { .path = dbpath, .watch_window = window, .tree_cache = opt_tree_cache,
+				     .plain_versions = opt_plain };
 	struct store *s = NULL;
 	int err = store_open(&s, &loop, &opt);
 
@@ -1172,17 +1176,111 @@ static void test_tree_cache(void)
 	opt_tree_cache = 0;
 }
 
-int main(void)
+static int count_matching(const char *key, struct store_obj *o, void *data)
 {
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
-		return 1;
-	}
-	dbpath = xasprintf("%s/data/state.db", tmpdir);
-	log_set_level("warn");
-	srand((unsigned)getpid() * 2654435761u ^ (unsigned)now_ms() ^ (unsigned)time(NULL));
-	CHECK_INT(uv_loop_init(&loop), 0);
+	size_t len;
+	const char *js = store_obj_json(o, &len);
 
+	if (str_has_prefix(key, "/registry/configmaps/z/k") && strstr(js, "\"v\":\"value-") &&
+	    strlen(js) == len)
+		(*(int *)data)++;
+	return 0;
+}
+
+/*
+ * Old versions are compressed between loop turns with their resource's
+ * dictionary, and every way of reading them (text, tree, list, a watch
+ * replayed from the window, a delete's last state) gives back the same
+ * bytes as before.
+ */
+static void test_compression(void)
+{
+	enum { N = 200 };
+	char *texts[N];
+	struct store *s;
+	struct recorder rec;
+	struct store_watch *w;
+	size_t zn, plain, stored;
+	int64_t rev0;
+	int counted = 0;
+
+	{   /* a file of its own: the counts below are the store's */
+		char *data = xasprintf("%s/data", tmpdir);
+
+		remove_tree(data);
+		free(data);
+	}
+	opt_plain = 8;
+	s = open_store(0);
+	rev0 = store_revision(s);
+	for (int i = 0; i < N; i++) {
+		char key[64], val[32];
+
+		snprintf(key, sizeof(key), "/registry/configmaps/z/k%03d", i);
+		snprintf(val, sizeof(val), "value-%d", i * 7919);
+		CHECK_INT(sync_create(s, key, cm(key + 23, val), NULL), 0);
+		texts[i] = xstrdup(store_obj_json(store_lookup(s, key), NULL));
+	}
+	for (int i = 0; i < 10; i++)
+		loop_turn();
+	store_text_stats(s, &zn, &plain, &stored);
+	/* all but the newest 8 (and the 200 creates' versions are the only ones) */
+	CHECK_INT(zn, N - 8);
+	CHECK(stored * 3 < plain);   /* siblings share nearly everything */
+	for (int i = 0; i < N; i++) {
+		char key[64];
+		struct store_obj *o;
+		size_t len;
+		const char *js;
+		json_t *mine;
+
+		snprintf(key, sizeof(key), "/registry/configmaps/z/k%03d", i);
+		o = store_lookup(s, key);
+		CHECK_INT(store_obj_len(o), strlen(texts[i]));
+		js = store_obj_json(o, &len);
+		CHECK_STR(js, texts[i]);
+		CHECK_INT(len, strlen(texts[i]));
+		mine = store_obj_parse(o);
+		CHECK_STR(obj_name(mine), key + 23);
+		json_decref(mine);
+	}
+	store_list(s, "/registry/configmaps/z/", count_matching, &counted);
+	CHECK_INT(counted, N);
+
+	/* A watch from the start replays compressed versions from the window. */
+	recorder_init(&rec);
+	CHECK_INT(store_watch(s, "/registry/configmaps/z/", rev0, on_event, &rec, &w), 0);
+	CHECK_INT(rec.events, N);
+	CHECK(rec.in_order);
+	store_watch_stop(w);
+	strbuf_release(&rec.log);
+
+	/* A compressed version deleted: its last state, restamped, reads right. */
+	{
+		struct result r = { 0 };
+
+		CHECK_INT(sync_delete(s, "/registry/configmaps/z/k000", 0, &r), 0);
+		CHECK_STR(obj_name(r.obj), "k000");
+		CHECK_STR(data_v(r.obj), "value-0");
+		result_release(&r, 1);
+	}
+	close_store(s);
+
+	/* Reopened, everything loaded is compressed over the first turns. */
+	s = open_store(0);
+	for (int i = 0; i < 10; i++)
+		loop_turn();
+	store_text_stats(s, &zn, &plain, &stored);
+	CHECK(zn >= N - 1 - 8);
+	CHECK_STR(data_v(store_get(s, "/registry/configmaps/z/k123")), "value-974037");
+	close_store(s);
+	for (int i = 0; i < N; i++)
+		free(texts[i]);
+	opt_plain = 0;
+}
+
+static void run_all(void)
+{
 	test_basic();
 	test_batch_preconditions();
 	test_unchanged();
@@ -1199,6 +1297,32 @@ int main(void)
 	test_kill9();
 	test_versions();
 	test_tree_cache();
+}
+
+int main(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	dbpath = xasprintf("%s/data/state.db", tmpdir);
+	log_set_level("warn");
+	srand((unsigned)getpid() * 2654435761u ^ (unsigned)now_ms() ^ (unsigned)time(NULL));
+	CHECK_INT(uv_loop_init(&loop), 0);
+
+	run_all();
+	test_compression();
+	/* Once more, on a new file, with every version compressed as soon as
+	 * the loop turns. */
+	{
+		char *data = xasprintf("%s/data", tmpdir);
+
+		remove_tree(data);
+		free(data);
+	}
+	opt_plain = 1;
+	run_all();
+	opt_plain = 0;
 	test_bench_creates();
 
 	CHECK_INT(uv_loop_close(&loop), 0);
