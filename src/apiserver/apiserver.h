@@ -60,6 +60,7 @@ struct apiserver {
 	struct allocator *cluster_ips;
 	struct allocator *node_ports;
 	uv_timer_t housekeeping;
+	uv_timer_t trim;           /* gives freed heap back to the system (apiserver.c) */
 	struct watch_hub *watches;
 	char *ca_pem;
 	size_t ca_pem_len;
