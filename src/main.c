@@ -12,7 +12,6 @@
 #include "core/log.h"
 #include "core/util.h"
 
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,16 +91,6 @@ int main(int argc, char **argv)
 	self = self ? self + 1 : argv[0];
 	/* Writes to a peer that left must fail with EPIPE, not kill a server. */
 	signal(SIGPIPE, SIG_IGN);
-#ifdef __GLIBC__
-	/* No fastbins: while any freed small chunk sits in one, every request
-	 * of 1 KiB or more first consolidates them all, and a server frees
-	 * jansson nodes and allocates multi-KiB texts all the time (perf had
-	 * the apiserver's thread 4-8% in malloc_consolidate). Small chunks
-	 * still come back fast from each thread's tcache. bench/scheduler:
-	 * bound/s up 2-25% in three back-to-back pairs, apiserver CPU per pod
-	 * down 6-22%, peak RSS the same. */
-	mallopt(M_MXFAST, 0);
-#endif
 	if (getenv("MINIK8S_LOG_LEVEL"))
 		log_set_level(getenv("MINIK8S_LOG_LEVEL"));
 	if (getenv("MINIK8S_TRACE"))
