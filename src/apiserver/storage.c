@@ -279,12 +279,12 @@ struct store {
 	uint64_t batches;
 
 	/* The tree cache (loop thread): versions holding a tree, most recently
-	 * used first; trimmed to tree_cap by the prepare handle. */
+	 * used first; trimmed to tree_cap by the housekeeping prepare handle. */
 	struct store_obj *lru_head, *lru_tail;
 	size_t ntrees, tree_cap;
 	uint64_t tree_hits, tree_misses;
-	uv_prepare_t trim;
-	bool trimming;
+	uv_prepare_t housekeeping;
+	bool housekeeping_on;
 
 	/* Text compression (loop thread): the newest plain_cap versions stay
 	 * plain, in young, oldest first, each holding a reference; older ones
@@ -582,7 +582,7 @@ static bool housekeeping_due(const struct store *s)
 
 /* Between loop turns: trims the tree cache, compresses what is no longer
  * young (a bounded number per turn), and stops once both are done. */
-static void on_trim(uv_prepare_t *h)
+static void on_housekeeping(uv_prepare_t *h)
 {
 	struct store *s = h->data;
 
@@ -602,15 +602,15 @@ static void on_trim(uv_prepare_t *h)
 	}
 	if (!housekeeping_due(s)) {
 		uv_prepare_stop(h);
-		s->trimming = false;
+		s->housekeeping_on = false;
 	}
 }
 
 static void housekeeping_start(struct store *s)
 {
-	if (housekeeping_due(s) && !s->trimming && !s->shut && s->handles) {
-		uv_prepare_start(&s->trim, on_trim);
-		s->trimming = true;
+	if (housekeeping_due(s) && !s->housekeeping_on && !s->shut && s->handles) {
+		uv_prepare_start(&s->housekeeping, on_housekeeping);
+		s->housekeeping_on = true;
 	}
 }
 
@@ -1038,8 +1038,8 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_options *
 		goto out;
 	}
 	s->async.data = s;
-	uv_prepare_init(loop, &s->trim);   /* cannot fail */
-	s->trim.data = s;
+	uv_prepare_init(loop, &s->housekeeping);   /* cannot fail */
+	s->housekeeping.data = s;
 	s->handles = 2;
 	housekeeping_start(s);   /* what was loaded gets compressed over the first turns */
 	s->path = NULL;
@@ -1082,7 +1082,7 @@ static void store_shutdown(struct store *s)
 	s->shut = true;
 	writer_stop(s);
 	uv_close((uv_handle_t *)&s->async, on_handle_closed);
-	uv_close((uv_handle_t *)&s->trim, on_handle_closed);
+	uv_close((uv_handle_t *)&s->housekeeping, on_handle_closed);
 }
 
 void store_close(struct store *s, void (*cb)(void *data), void *data)

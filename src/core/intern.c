@@ -156,7 +156,8 @@ static uint64_t value_hash(const json_t *v);
 static json_t *intern_rec(struct obj_intern *t, json_t *v, uint64_t *hash_out);
 
 /* Swaps v's members for their interned equals, in place, and returns v's
- * hash (made of theirs). */
+ * hash (made of theirs). With t NULL it only computes that hash, changing
+ * nothing (obj_intern_check: v may then be const). */
 static uint64_t intern_members(struct obj_intern *t, json_t *v)
 {
 	uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)json_typeof(v);
@@ -166,9 +167,11 @@ static uint64_t intern_members(struct obj_intern *t, json_t *v)
 		for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
 			uint64_t ch;
 			json_t *child = json_object_iter_value(it);
-			json_t *canon = intern_rec(t, child, &ch);
+			json_t *canon = t ? intern_rec(t, child, &ch) : child;
 
-			if (canon != child)
+			if (!t)
+				ch = intern_members(NULL, child);
+			else if (canon != child)
 				json_object_iter_set(v, it, canon);
 			h = mix(hash_bytes(h, json_object_iter_key(it), json_object_iter_key_len(it)), ch);
 		}
@@ -177,9 +180,11 @@ static uint64_t intern_members(struct obj_intern *t, json_t *v)
 		for (size_t i = 0, n = json_array_size(v); i < n; i++) {
 			uint64_t ch;
 			json_t *child = json_array_get(v, i);
-			json_t *canon = intern_rec(t, child, &ch);
+			json_t *canon = t ? intern_rec(t, child, &ch) : child;
 
-			if (canon != child)
+			if (!t)
+				ch = intern_members(NULL, child);
+			else if (canon != child)
 				json_array_set(v, i, canon);
 			h = mix(h, ch);
 		}
@@ -269,37 +274,12 @@ size_t obj_intern_count(const struct obj_intern *t)
 	return t->count;
 }
 
-/* A value's hash as intern_rec computes it, without changing anything. */
-static uint64_t deep_hash(const json_t *v)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)json_typeof(v);
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it))
-			h = mix(hash_bytes(h, json_object_iter_key(it), json_object_iter_key_len(it)),
-				deep_hash(json_object_iter_value(it)));
-		break;
-	case JSON_ARRAY:
-		for (size_t i = 0, n = json_array_size(v); i < n; i++)
-			h = mix(h, deep_hash(json_array_get(v, i)));
-		break;
-	case JSON_TRUE:
-	case JSON_FALSE:
-	case JSON_NULL:
-		break;
-	default:
-		h = value_hash(v);
-	}
-	return finish(h);
-}
-
 size_t obj_intern_check(const struct obj_intern *t)
 {
 	size_t changed = 0;
 
 	for (size_t i = 0; i < t->nslots; i++)
-		if (t->slots[i].v && deep_hash(t->slots[i].v) != t->slots[i].hash)
+		if (t->slots[i].v && intern_members(NULL, t->slots[i].v) != t->slots[i].hash)
 			changed++;
 	return changed;
 }
