@@ -4,7 +4,7 @@
 set -euo pipefail
 
 MINIK8S_BUILD_DEPS=(meson ninja-build pkg-config gcc libuv1-dev libcurl4-openssl-dev libjansson-dev
-	libyaml-dev libsqlite3-dev libzstd-dev libssl-dev libhttp-parser-dev python3 ca-certificates)
+	libyaml-dev libsqlite3-dev libzstd-dev libjemalloc-dev libssl-dev libhttp-parser-dev python3 ca-certificates)
 # chromium: the blog tests load the page in a headless browser (test_browser).
 MINIK8S_TEST_DEPS=(clang libclang-rt-14-dev curl chromium)
 

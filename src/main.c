@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "core/component.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "core/util.h"
 
 #include <signal.h>
@@ -80,7 +81,7 @@ int cmd_version(int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	printf("minik8s %s (Kubernetes API %s)\n", MINIK8S_VERSION, MINIK8S_KUBE_VERSION);
+	printf("minik8s %s (Kubernetes API %s, %s malloc)\n", MINIK8S_VERSION, MINIK8S_KUBE_VERSION, memory_allocator());
 	return 0;
 }
 

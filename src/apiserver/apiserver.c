@@ -8,12 +8,12 @@
 #include "apiserver/apiserver.h"
 #include "apiserver/pki.h"
 #include "core/log.h"
+#include "core/memory.h"
 #include "core/object.h"
 #include "core/util.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
-#include <malloc.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,15 +369,13 @@ static void on_housekeeping(uv_timer_t *t)
  * malloc keeps what the program frees for its next allocations, also after
  * a burst that will not come back (a namespace of 30,000 pods deleted, a
  * big list answered): this process would stay at its peak size. Every few
- * seconds, malloc_trim hands the free pages of every thread's heap back to
- * the system; it takes a few milliseconds for a few hundred megabytes.
+ * seconds the allocator hands its free pages back (src/core/memory.h).
  */
 static void on_trim(uv_timer_t *t)
 {
 	(void)t;
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
+	if (memory_release() < 0)
+		log_warn("cannot return freed memory to the system allocator=%s", memory_allocator());
 }
 
 /* ---- start and stop ------------------------------------------------------ */
