@@ -727,6 +727,8 @@ static void edit_add_toleration(json_t *o)
 }
 static void edit_rename(json_t *o) { obj_set(o, "metadata.name", json_string("web-2")); }
 static void edit_labels(json_t *o) { obj_set(o, "metadata.labels", json_pack("{s:s}", "app", "web2")); }
+static void edit_status(json_t *o) { obj_set(o, "status.phase", json_string("Running")); }
+static void edit_bad_label(json_t *o) { obj_set(o, "metadata.labels", json_pack("{s:s}", "-app", "web")); }
 
 static void edit_selector(json_t *o)
 {
@@ -777,6 +779,13 @@ static void test_updates(void)
 	free(s);
 	s = update(&kind_pod, POD_TOL, edit_add_toleration);
 	CHECK_STR(s, "");
+	free(s);
+	/* the spec is unchanged: only the metadata is checked, and still is */
+	s = update(&kind_pod, POD_TOL, edit_status);
+	CHECK_STR(s, "");
+	free(s);
+	s = update(&kind_pod, POD_TOL, edit_bad_label);
+	CHECK(s && strstr(s, "metadata.labels: Invalid value: \"-app\""));
 	free(s);
 	s = update(&kind_pod, POD_TOL, edit_port);
 	CHECK_STR(s, "spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"

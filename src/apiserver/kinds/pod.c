@@ -1272,6 +1272,11 @@ static void pod_validate(const json_t *obj, const json_t *old, struct field_erro
 	if (old)
 		validate_object_meta_update(obj, old, e);
 	validate_object_meta(obj, true, "dns1123-subdomain", e);
+	/* A spec equal to the stored one passed all this when it was stored:
+	 * the writes of a running pod (binding, kubelet status, labels) check
+	 * only what they change, as Kubernetes' ValidatePodStatusUpdate does. */
+	if (old && json_equal(spec, obj_get(old, "spec")))
+		return;
 	pod_spec_validate(spec, "spec", e);
 	if (!obj_str(spec, "serviceAccountName") || !*obj_str(spec, "serviceAccountName")) {
 		json_t *v, *s;
