@@ -286,8 +286,12 @@ listen bench
                                 capture_output=True, text=True).stdout.split()
             rows.append(("docker-proxy", f"http://127.0.0.1:{self.published}/", int(dp[0]) if dp else None))
         results = {name: [] for name, _, _ in rows}
+        # Each round starts one path later, so that no path always runs
+        # right after the same other one (a slow spell, a page cache or a
+        # throttled CPU left over from it would always fall on the same row).
         for r in range(self.args.rounds):
-            for name, url, pid in rows:
+            k = r % len(rows)
+            for name, url, pid in rows[k:] + rows[:k]:
                 results[name].append(self.wrk(url, pid))
                 log(f"  round {r + 1} {name}: {results[name][-1][0]:.0f} req/s")
         return rows, results
@@ -348,10 +352,14 @@ def main():
             for x in rs:
                 if x[3]:
                     print(f"    ({name}: {x[3]})")
-        ours = statistics.median(x[0] for x in results["minik8s proxy"])
+        ours = [x[0] for x in results["minik8s proxy"]]
         for other in ("haproxy (tcp)", "docker-proxy"):
             if other in results:
-                print(f"minik8s proxy vs {other}: {ours / statistics.median(x[0] for x in results[other]):.2f}x")
+                theirs = [x[0] for x in results[other]]
+                per_round = [o / t for o, t in zip(ours, theirs)]
+                ahead = sum(1 for q in per_round if q > 1)
+                print(f"minik8s proxy vs {other}: {statistics.median(ours) / statistics.median(theirs):.2f}x "
+                      f"(rounds: {' '.join(f'{q:.2f}' for q in per_round)}; ahead in {ahead} of {len(per_round)})")
         d = b.endpoint_delay()
         print(f"\nEndpoints change -> new connections on the new backend ({len(d)} changes): "
               f"median {statistics.median(d):.0f} ms, max {max(d):.0f} ms")
