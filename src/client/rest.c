@@ -1,9 +1,10 @@
 /*
- * REST calls behind rest.h, on the libcurl/libuv glue of core/curl_uv.h.
- * User callbacks never run inside a curl callback: curl only fills
- * buffers, and after each socket action (after_action) we deliver watch
- * lines (deliver_streams) and finished transfers (deliver_done), holding a
- * reference on each request so a callback may cancel anything, itself too.
+ * REST calls behind rest.h, on the libcurl/libuv glue of core/curl_uv.h,
+ * whose struct curl_uv_req carries each request: curl_uv hands a watch's
+ * bytes to on_stream (split into events here) and ended transfers to
+ * on_end, outside every curl callback, so that a user callback may cancel
+ * anything, itself too. What is ours is the API: JSON bodies, the token and
+ * the client certificate, watch events, and messages that name the server.
  */
 #include "rest.h"
 #include "core/curl_uv.h"
@@ -19,27 +20,17 @@
 #include <string.h>
 
 #define DEFAULT_TIMEOUT_MS 30000L
-#define CONNECT_TIMEOUT_MS 10000L
-/* A watch keeps at most this much of a line it has not seen the end of. */
-#define MAX_WATCH_PENDING (64u << 20)
 #define MAX_RESPONSE (512u << 20)
 
 struct rest_request {
+	struct curl_uv_req req;    /* first: the hooks cast it back; req.stream for a watch */
 	struct rest_client *c;
-	struct rest_request *prev, *next;  /* in c->requests while linked */
-	CURL *easy;
-	struct curl_slist *headers;
-	char *method, *path, *body;
-	struct strbuf in;          /* response body; for a streaming watch, bytes not yet split */
-	char errbuf[CURL_ERROR_SIZE];
+	char *method, *path;
 	char *local_error;         /* set when we end the transfer ourselves */
 	rest_event_fn on_event;
 	rest_done_fn on_done;
 	void *data;
 	uint64_t started_ms;
-	int refs;                  /* one for the client list, one per delivery in progress */
-	bool linked, in_multi, watch, status_known, streaming, pending, overflow;
-	bool cancelled, done_called;
 };
 
 struct rest_client {
@@ -51,9 +42,6 @@ struct rest_client {
 	size_t ca_len, cert_len, key_len;
 	bool insecure;
 	long timeout_ms;
-	struct rest_request *requests;
-	size_t nrequests;
-	bool have_pending;         /* some watch got bytes since the last delivery */
 	bool closing;
 	void (*on_closed)(void *arg);
 	void *closed_arg;
@@ -119,79 +107,17 @@ static void on_curl_closed(void *arg)
 
 /* --- requests ---------------------------------------------------------- */
 
-static void req_unref(struct rest_request *r)
-{
-	if (--r->refs)
-		return;
-	if (r->easy)
-		curl_easy_cleanup(r->easy);
-	curl_slist_free_all(r->headers);
-	strbuf_release(&r->in);
-	free(r->method);
-	free(r->path);
-	free(r->body);
-	free(r->local_error);
-	free(r);
-}
-
-/* Takes r out of curl and the client's list. The caller keeps its own ref. */
-static void req_detach(struct rest_request *r)
-{
-	struct rest_client *c = r->c;
-
-	if (r->in_multi) {
-		curl_multi_remove_handle(curl_uv_multi(c->cu), r->easy);
-		r->in_multi = false;
-	}
-	if (!r->linked)
-		return;
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		c->requests = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	r->prev = r->next = NULL;
-	r->linked = false;
-	c->nrequests--;
-	req_unref(r);
-}
-
 void rest_cancel(struct rest_request *r)
 {
-	if (!r || r->cancelled || r->done_called)
+	if (!r || r->req.cancelled || r->req.done)
 		return;
-	r->cancelled = true;
 	log_trace("rest cancel method=%s path=%s", r->method, r->path);
-	req_detach(r);
+	curl_uv_req_cancel(&r->req);
 }
 
 size_t rest_client_pending(const struct rest_client *c)
 {
-	return c->nrequests;
-}
-
-static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct rest_request *r = userdata;
-	size_t n = size * nmemb;
-
-	if (r->watch && !r->status_known) {
-		long code = 0;
-		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
-		r->status_known = true;
-		r->streaming = code >= 200 && code < 300;
-	}
-	if (r->in.len + n > (r->streaming ? MAX_WATCH_PENDING : MAX_RESPONSE)) {
-		r->overflow = true;
-		return 0;
-	}
-	strbuf_add(&r->in, ptr, n);
-	if (r->streaming) {
-		r->pending = true;
-		r->c->have_pending = true;
-	}
-	return n;
+	return curl_uv_pending(c->cu);
 }
 
 /* Parses one watch line and hands it to on_event. -1 ends the watch. */
@@ -226,48 +152,51 @@ static int deliver_line(struct rest_request *r, const char *line, size_t n)
 /* Delivers every complete line (and with final, the unterminated rest). */
 static int deliver_lines(struct rest_request *r, bool final)
 {
+	struct strbuf *in = &r->req.in;
 	size_t off = 0;
 	int rc = 0;
 
-	while (!r->cancelled && off < r->in.len) {
+	while (!r->req.cancelled && off < in->len) {
 		/* Recomputed each round: a callback may have grown the buffer. */
-		const char *start = r->in.buf + off;
-		const char *nl = memchr(start, '\n', r->in.len - off);
+		const char *start = in->buf + off;
+		const char *nl = memchr(start, '\n', in->len - off);
 		size_t n;
 
 		if (!nl && !final)
 			break;
-		n = nl ? (size_t)(nl - start) : r->in.len - off;
+		n = nl ? (size_t)(nl - start) : in->len - off;
 		off += n + (nl ? 1 : 0);
 		rc = deliver_line(r, start, n);
 		if (rc < 0)
 			break;
 	}
 	if (off) {
-		memmove(r->in.buf, r->in.buf + off, r->in.len - off);
-		r->in.len -= off;
-		r->in.buf[r->in.len] = '\0';
+		memmove(in->buf, in->buf + off, in->len - off);
+		in->len -= off;
+		in->buf[in->len] = '\0';
 	}
 	return rc;
+}
+
+/* A watch got bytes: hand out its complete lines. A bad line returns -1,
+ * and curl_uv then ends the transfer for on_end to report. */
+static int on_stream(struct curl_uv_req *req)
+{
+	return deliver_lines((struct rest_request *)req, false);
 }
 
 static void build_transport_error(struct rest_request *r, CURLcode result, long code,
 				  struct strbuf *msg)
 {
 	long oserr = 0;
-	size_t n = strlen(r->errbuf);
 	const char *detail;
 
-	while (n && (r->errbuf[n - 1] == '\n' || r->errbuf[n - 1] == '\r'))
-		r->errbuf[--n] = '\0';
-	curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
+	curl_easy_getinfo(r->req.easy, CURLINFO_OS_ERRNO, &oserr);
 	if (result == CURLE_COULDNT_CONNECT && oserr)
 		detail = strerror((int)oserr);
-	else if (n)
-		detail = r->errbuf;
 	else
-		detail = curl_easy_strerror(result);
-	if (r->overflow)
+		detail = curl_uv_req_error(&r->req, result);
+	if (r->req.overflow)
 		strbuf_addf(msg, "the response of the API server at %s to %s %s is too large", r->c->server,
 			    r->method, r->path);
 	else if (code)
@@ -277,20 +206,20 @@ static void build_transport_error(struct rest_request *r, CURLcode result, long 
 		strbuf_addf(msg, "cannot reach the API server at %s: %s", r->c->server, detail);
 }
 
-/* Ends r: final watch lines, then on_done. The caller holds a ref on r. */
-static void finish_request(struct rest_request *r, CURLcode result)
+/* Ends r: final watch lines, then on_done. */
+static void on_end(struct curl_uv_req *req, CURLcode result)
 {
+	struct rest_request *r = (struct rest_request *)req;
 	struct rest_response resp;
 	struct strbuf msg;
 	json_t *body = NULL;
 	long code = 0;
 	int lines_rc = 0;
 
-	req_detach(r);
-	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
-	if (r->streaming && !r->local_error)
+	curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (req->streaming && !r->local_error)
 		lines_rc = deliver_lines(r, true);
-	if (r->cancelled)
+	if (req->cancelled)
 		return;
 
 	memset(&resp, 0, sizeof(resp));
@@ -298,11 +227,11 @@ static void finish_request(struct rest_request *r, CURLcode result)
 	resp.status = (int)code;
 	if (r->local_error) {
 		strbuf_adds(&msg, r->local_error);
-	} else if (result != CURLE_OK && !(r->streaming && lines_rc < 0)) {
+	} else if (result != CURLE_OK && !(req->streaming && lines_rc < 0)) {
 		build_transport_error(r, result, code, &msg);
-	} else if (!r->streaming) {
-		if (r->in.len)
-			body = obj_parse(r->in.buf, r->in.len, JSON_DECODE_ANY, NULL);
+	} else if (!req->streaming) {
+		if (req->in.len)
+			body = obj_parse(req->in.buf, req->in.len, JSON_DECODE_ANY, NULL);
 		if (code < 200 || code >= 300) {
 			const char *m = obj_str(body, "message");
 			if (m && *m)
@@ -313,8 +242,8 @@ static void finish_request(struct rest_request *r, CURLcode result)
 		}
 	}
 	resp.body = body;
-	resp.raw = r->streaming ? "" : r->in.buf;
-	resp.raw_len = r->streaming ? 0 : r->in.len;
+	resp.raw = req->streaming ? "" : req->in.buf;
+	resp.raw_len = req->streaming ? 0 : req->in.len;
 	resp.error = msg.len ? msg.buf : NULL;
 	if (json_is_object(body) && !strcmp(obj_kind(body) ? obj_kind(body) : "", "Status"))
 		resp.reason = obj_str(body, "reason");
@@ -324,74 +253,28 @@ static void finish_request(struct rest_request *r, CURLcode result)
 	else
 		log_trace("rest method=%s path=%s status=%d ms=%llu", r->method, r->path, resp.status,
 			  (unsigned long long)(now_ms() - r->started_ms));
-	r->done_called = true;
+	req->done = true;
 	r->on_done(&resp, r->data);
 	json_decref(body);
 	strbuf_release(&msg);
 }
 
-/* Watches that got bytes: hand out their complete lines. */
-static void deliver_streams(struct rest_client *c)
+static void req_free(struct curl_uv_req *req)
 {
-	struct rest_request **v, *r;
-	size_t n = 0, i;
+	struct rest_request *r = (struct rest_request *)req;
 
-	c->have_pending = false;
-	for (r = c->requests; r; r = r->next)
-		n += r->pending;
-	if (!n)
-		return;
-	v = xmalloc(n * sizeof(*v));
-	n = 0;
-	for (r = c->requests; r; r = r->next) {
-		if (r->pending) {
-			r->refs++;
-			v[n++] = r;
-		}
-	}
-	for (i = 0; i < n; i++) {
-		r = v[i];
-		r->pending = false;
-		if (!r->cancelled && !r->done_called && deliver_lines(r, false) < 0 && !r->cancelled) {
-			/* A bad line: stop the transfer ourselves and report. */
-			finish_request(r, CURLE_OK);
-		}
-		req_unref(r);
-	}
-	free(v);
+	free(r->method);
+	free(r->path);
+	free(r->local_error);
+	free(r);
 }
 
-static void deliver_done(struct rest_client *c)
-{
-	struct curl_uv_done *v;
-	size_t n, i;
-
-	if (c->closing)
-		return;
-	n = curl_uv_take_done(c->cu, &v);
-	/* A reference on each first: finishing one may cancel another. */
-	for (i = 0; i < n; i++)
-		if (v[i].priv)
-			((struct rest_request *)v[i].priv)->refs++;
-	for (i = 0; i < n; i++) {
-		struct rest_request *r = v[i].priv;
-		if (!r)
-			continue;
-		if (!r->cancelled && !r->done_called)
-			finish_request(r, v[i].result);
-		req_unref(r);
-	}
-	free(v);
-}
-
-static void after_action(void *owner)
-{
-	struct rest_client *c = owner;
-
-	if (c->have_pending)
-		deliver_streams(c);
-	deliver_done(c);
-}
+static const struct curl_uv_req_ops rest_req_ops = {
+	.max_body = MAX_RESPONSE,
+	.on_stream = on_stream,
+	.on_end = on_end,
+	.free = req_free,
+};
 
 static char *dup_buf(const char *p, size_t len)
 {
@@ -432,7 +315,7 @@ struct rest_client *rest_client_new(uv_loop_t *loop, const struct kubeconfig *kc
 	c->key_len = kc->key_pem_len;
 	c->insecure = kc->insecure;
 	c->timeout_ms = DEFAULT_TIMEOUT_MS;
-	c->cu = curl_uv_new(loop, after_action, c);
+	c->cu = curl_uv_new(loop, NULL, NULL);
 	return c;
 }
 
@@ -460,16 +343,12 @@ static CURLcode on_ssl_ctx(CURL *e, void *ssl_ctx, void *data)
 	return CURLE_OK;
 }
 
-static void set_tls(struct rest_client *c, CURL *e)
+static void set_tls(struct rest_client *c, struct curl_uv_req *req)
 {
+	CURL *e = req->easy;
+
 	curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-	if (c->insecure) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	} else if (c->ca) {
-		struct curl_blob blob = { c->ca, c->ca_len, CURL_BLOB_COPY };
-		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
-	}
+	curl_uv_req_trust(req, c->insecure, c->ca, c->ca_len);
 	if (c->cert && c->key) {
 		struct curl_blob cert = { c->cert, c->cert_len, CURL_BLOB_COPY };
 		struct curl_blob key = { c->key, c->key_len, CURL_BLOB_COPY };
@@ -488,41 +367,31 @@ static struct rest_request *start(struct rest_client *c, const char *method, con
 	char *url, *h;
 	long timeout = opts && opts->timeout_ms ? opts->timeout_ms : c->timeout_ms;
 	CURL *e;
+	int rc;
 
 	if (c->closing) {
 		error("cannot start %s %s: the API client is shutting down", method, path);
 		return NULL;
 	}
-	e = curl_easy_init();
-	if (!e) {
+	r = xcalloc(1, sizeof(*r));
+	url = xasprintf("%s%s%s", c->server, path[0] == '/' ? "" : "/", path);
+	rc = curl_uv_req_init(&r->req, c->cu, &rest_req_ops, url, watch);
+	free(url);
+	if (rc < 0) {
 		error("cannot start %s %s: libcurl could not create a handle", method, path);
+		free(r);
 		return NULL;
 	}
-	r = xcalloc(1, sizeof(*r));
 	r->c = c;
-	r->easy = e;
-	r->refs = 1;
 	r->method = xstrdup(method);
 	r->path = xstrdup(path);
-	r->watch = watch;
 	r->on_event = on_event;
 	r->on_done = on_done;
 	r->data = data;
 	r->started_ms = now_ms();
-	strbuf_init(&r->in, watch ? 4096 : 1024);
 
-	url = xasprintf("%s%s%s", c->server, path[0] == '/' ? "" : "/", path);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	free(url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	e = r->req.easy;
 	curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
 	/* Watches stay open for minutes with nothing to say; keepalive probes
 	 * find a dead peer instead of a timeout cutting a healthy stream. */
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -530,26 +399,23 @@ static struct rest_request *start(struct rest_client *c, const char *method, con
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, 10L);
 	if (!watch && timeout > 0)
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
-	set_tls(c, e);
+	set_tls(c, &r->req);
 
 	h = xasprintf("Accept: %s", opts && opts->accept ? opts->accept : "application/json");
-	r->headers = curl_slist_append(r->headers, h);
+	r->req.headers = curl_slist_append(r->req.headers, h);
 	free(h);
 	if (c->auth_header)
-		r->headers = curl_slist_append(r->headers, c->auth_header);
-	/* curl would wait for "100 Continue" on large bodies; our server does not send it. */
-	r->headers = curl_slist_append(r->headers, "Expect:");
+		r->req.headers = curl_slist_append(r->req.headers, c->auth_header);
 	if (body) {
 		size_t len;
-		r->body = obj_dump(body, &len);
+		r->req.body = obj_dump(body, &len);
 		h = xasprintf("Content-Type: %s",
 			      opts && opts->content_type ? opts->content_type : "application/json");
-		r->headers = curl_slist_append(r->headers, h);
+		r->req.headers = curl_slist_append(r->req.headers, h);
 		free(h);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->req.body);
 	}
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
 	if (!strcmp(method, "POST")) {
 		if (!body) {
 			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
@@ -561,18 +427,10 @@ static struct rest_request *start(struct rest_client *c, const char *method, con
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	}
 
-	if (curl_multi_add_handle(curl_uv_multi(c->cu), e) != CURLM_OK) {
+	if (curl_uv_req_start(&r->req) < 0) {
 		error("cannot start %s %s: libcurl refused the transfer", method, path);
-		req_unref(r);
 		return NULL;
 	}
-	r->in_multi = true;
-	r->linked = true;
-	r->next = c->requests;
-	if (c->requests)
-		c->requests->prev = r;
-	c->requests = r;
-	c->nrequests++;
 	log_trace("rest start method=%s path=%s", method, path);
 	return r;
 }
@@ -632,8 +490,6 @@ void rest_client_close(struct rest_client *c, void (*on_closed)(void *arg), void
 	c->closing = true;
 	c->on_closed = on_closed;
 	c->closed_arg = arg;
-	while (c->requests)
-		rest_cancel(c->requests);
 	curl_uv_close(c->cu, on_curl_closed, c);
 	if (owns) {
 		/* c is freed by the last close callback inside this run. */
@@ -705,8 +561,8 @@ int rest_client_run(struct rest_client *c)
 {
 	if (!c->owns_loop)
 		return -1;
-	while (c->nrequests)
-		if (!uv_run(c->loop, UV_RUN_ONCE) && c->nrequests)
+	while (curl_uv_pending(c->cu))
+		if (!uv_run(c->loop, UV_RUN_ONCE) && curl_uv_pending(c->cu))
 			return error("API requests stalled with nothing left to wait for");
 	return 0;
 }

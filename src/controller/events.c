@@ -74,6 +74,15 @@ static void free_similar(void *p)
 	free(s);
 }
 
+/* Before adding to a cache: past CACHE_MAX entries it starts over empty. */
+static void make_room(struct keymap **cache, void (*free_value)(void *))
+{
+	if (keymap_size(*cache) >= CACHE_MAX) {
+		keymap_free(*cache, free_value);
+		*cache = keymap_new();
+	}
+}
+
 struct event_recorder *event_recorder_new(struct controller_client *cc, const char *component,
 					  int64_t (*clock)(void))
 {
@@ -186,10 +195,7 @@ static bool spam_allow(struct event_recorder *r, const char *okey, int64_t now)
 	struct ev_bucket *b = keymap_get(r->buckets, okey);
 
 	if (!b) {
-		if (keymap_size(r->buckets) >= CACHE_MAX) {
-			keymap_free(r->buckets, free);
-			r->buckets = keymap_new();
-		}
+		make_room(&r->buckets, free);
 		b = xcalloc(1, sizeof(*b));
 		b->tokens = SPAM_BURST;
 		b->last_ms = now;
@@ -215,10 +221,7 @@ static bool aggregate(struct event_recorder *r, const char *akey, const char *me
 		s = NULL;
 	}
 	if (!s) {
-		if (keymap_size(r->similar) >= CACHE_MAX) {
-			keymap_free(r->similar, free_similar);
-			r->similar = keymap_new();
-		}
+		make_room(&r->similar, free_similar);
 		s = xcalloc(1, sizeof(*s));
 		s->first_ms = now;
 		s->messages = json_object();
@@ -226,6 +229,22 @@ static bool aggregate(struct event_recorder *r, const char *akey, const char *me
 	}
 	json_object_set_new(s->messages, message, json_true());
 	return json_object_size(s->messages) > AGGREGATE_MAX_EVENTS;
+}
+
+/* An Event's involvedObject; rv NULL leaves resourceVersion out. New reference. */
+static json_t *involved_object(const char *api_version, const char *kind, const char *ns, const char *name,
+			       const char *uid, const char *rv)
+{
+	json_t *io = json_pack("{s:s, s:s, s:s}", "kind", kind ? kind : "", "name", name, "apiVersion",
+			       api_version ? api_version : "");
+
+	if (ns && *ns)
+		json_object_set_new(io, "namespace", json_string(ns));
+	if (uid && *uid)
+		json_object_set_new(io, "uid", json_string(uid));
+	if (rv && *rv)
+		json_object_set_new(io, "resourceVersion", json_string(rv));
+	return io;
 }
 
 static void record(struct event_recorder *r, const char *api_version, const char *kind, const char *ns,
@@ -279,13 +298,8 @@ static void record(struct event_recorder *r, const char *api_version, const char
 		/* Kept to write it anew if the Event was deleted meanwhile. */
 		call->event = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "Event", "metadata",
 					"name", w->name, "namespace", w->ns);
-		io = json_pack("{s:s, s:s, s:s}", "kind", kind ? kind : "", "name", name, "apiVersion",
-			       api_version ? api_version : "");
-		if (ns && *ns)
-			json_object_set_new(io, "namespace", json_string(ns));
-		if (uid && *uid)
-			json_object_set_new(io, "uid", json_string(uid));
-		json_object_set_new(call->event, "involvedObject", io);
+		json_object_set_new(call->event, "involvedObject",
+				    involved_object(api_version, kind, ns, name, uid, NULL));
 		json_object_set_new(call->event, "reason", json_string(reason));
 		json_object_set_new(call->event, "message", json_string(msg));
 		json_object_set_new(call->event, "type", json_string(type));
@@ -301,24 +315,14 @@ static void record(struct event_recorder *r, const char *api_version, const char
 		goto out;
 	}
 
-	if (keymap_size(r->written) >= CACHE_MAX) {
-		keymap_free(r->written, free_written);
-		r->written = keymap_new();
-	}
+	make_room(&r->written, free_written);
 	w = xcalloc(1, sizeof(*w));
 	w->count = 1;
 	w->creating = true;
 	memcpy(w->first, ts, sizeof(ts));
 	keymap_put(r->written, fkey, w);
 
-	io = json_pack("{s:s, s:s, s:s}", "kind", kind ? kind : "", "name", name, "apiVersion",
-		       api_version ? api_version : "");
-	if (ns && *ns)
-		json_object_set_new(io, "namespace", json_string(ns));
-	if (uid && *uid)
-		json_object_set_new(io, "uid", json_string(uid));
-	if (rv && *rv)
-		json_object_set_new(io, "resourceVersion", json_string(rv));
+	io = involved_object(api_version, kind, ns, name, uid, rv);
 	/* Kubernetes names events "<object>.<unix nanoseconds in hex>". */
 	ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s, s:s, s:{s:s}, s:i, s:s, s:s, s:s, s:s}",
 		       "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace", event_ns, "involvedObject", io, "reason", reason, "message", msg, "type", type,

@@ -1,7 +1,9 @@
 /*
  * curl_uv.h: one uv_poll per socket curl asks about, one uv_timer for its
  * timeouts. Every handle opened is counted; closing frees the struct when
- * the last close callback has run.
+ * the last close callback has run. Below the glue, the requests of the two
+ * clients: curl only appends to buffers, and after each socket action
+ * (after_action) streamed bytes and finished transfers go to the hooks.
  */
 #include "core/curl_uv.h"
 #include "core/log.h"
@@ -9,6 +11,12 @@
 
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* A stream keeps at most this much of what its owner has not taken yet
+ * (for a watch: a line it has not seen the end of). */
+#define MAX_STREAM_PENDING (64u << 20)
+#define CONNECT_TIMEOUT_MS 10000L
 
 struct curl_poll {
 	uv_poll_t poll;
@@ -22,8 +30,11 @@ struct curl_uv {
 	CURLM *multi;
 	uv_timer_t timer;
 	struct curl_poll *polls;
-	void (*after)(void *owner);
+	void (*after)(void *owner);   /* NULL: the reqs below are delivered here */
 	void *owner;
+	struct curl_uv_req *reqs;
+	size_t nreqs;
+	bool have_pending;            /* some stream got bytes since the last delivery */
 	int open_handles;
 	bool closing;
 	void (*on_closed)(void *arg);
@@ -31,6 +42,8 @@ struct curl_uv {
 };
 
 static uv_once_t curl_once = UV_ONCE_INIT;
+
+static void after_action(struct curl_uv *cu);
 
 static void curl_init_once(void)
 {
@@ -95,7 +108,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	}
 	/* p may be closed inside; only cu is used after this call. */
 	curl_multi_socket_action(cu->multi, p->fd, flags, &running);
-	cu->after(cu->owner);
+	after_action(cu);
 }
 
 static void on_timeout(uv_timer_t *h)
@@ -106,7 +119,7 @@ static void on_timeout(uv_timer_t *h)
 	if (cu->closing)
 		return;
 	curl_multi_socket_action(cu->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	cu->after(cu->owner);
+	after_action(cu);
 }
 
 static int on_curl_socket(CURL *easy, curl_socket_t s, int action, void *userp, void *socketp)
@@ -219,6 +232,8 @@ size_t curl_uv_take_done(struct curl_uv *cu, struct curl_uv_done **out)
 
 void curl_uv_close(struct curl_uv *cu, void (*cb)(void *arg), void *arg)
 {
+	while (cu->reqs)
+		curl_uv_req_cancel(cu->reqs);
 	cu->closing = true;
 	cu->on_closed = cb;
 	cu->closed_arg = arg;
@@ -227,4 +242,210 @@ void curl_uv_close(struct curl_uv *cu, void (*cb)(void *arg), void *arg)
 	while (cu->polls)
 		poll_close(cu->polls);
 	uv_close((uv_handle_t *)&cu->timer, on_timer_closed);
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static void req_unref(struct curl_uv_req *req)
+{
+	if (--req->refs)
+		return;
+	if (req->easy)
+		curl_easy_cleanup(req->easy);
+	curl_slist_free_all(req->headers);
+	strbuf_release(&req->in);
+	free(req->body);
+	req->ops->free(req);
+}
+
+/* Takes req out of curl and the list. The caller keeps its own ref. */
+static void req_detach(struct curl_uv_req *req)
+{
+	struct curl_uv *cu = req->cu;
+
+	if (req->in_multi) {
+		curl_multi_remove_handle(cu->multi, req->easy);
+		req->in_multi = false;
+	}
+	if (!req->linked)
+		return;
+	if (req->prev)
+		req->prev->next = req->next;
+	else
+		cu->reqs = req->next;
+	if (req->next)
+		req->next->prev = req->prev;
+	req->prev = req->next = NULL;
+	req->linked = false;
+	cu->nreqs--;
+	req_unref(req);
+}
+
+static void req_end(struct curl_uv_req *req, CURLcode result)
+{
+	req_detach(req);
+	req->ops->on_end(req, result);
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct curl_uv_req *req = userdata;
+	size_t n = size * nmemb;
+
+	if (req->stream && !req->status_known) {
+		long code = 0;
+		curl_easy_getinfo(req->easy, CURLINFO_RESPONSE_CODE, &code);
+		req->status_known = true;
+		req->streaming = code >= 200 && code < 300;
+	}
+	if (req->in.len + n > (req->streaming ? MAX_STREAM_PENDING : req->ops->max_body)) {
+		req->overflow = true;
+		return 0;
+	}
+	strbuf_add(&req->in, ptr, n);
+	if (req->streaming) {
+		req->pending = true;
+		req->cu->have_pending = true;
+	}
+	return n;
+}
+
+/* Streams that got bytes: hand them to their owners. */
+static void deliver_streams(struct curl_uv *cu)
+{
+	struct curl_uv_req **v, *req;
+	size_t n = 0, i;
+
+	cu->have_pending = false;
+	for (req = cu->reqs; req; req = req->next)
+		n += req->pending;
+	if (!n)
+		return;
+	v = xmalloc(n * sizeof(*v));
+	n = 0;
+	for (req = cu->reqs; req; req = req->next) {
+		if (req->pending) {
+			req->refs++;
+			v[n++] = req;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		req = v[i];
+		req->pending = false;
+		if (!req->cancelled && !req->done && req->ops->on_stream(req) < 0 && !req->cancelled)
+			req_end(req, CURLE_OK);
+		req_unref(req);
+	}
+	free(v);
+}
+
+static void deliver_done(struct curl_uv *cu)
+{
+	struct curl_uv_done *v;
+	size_t n, i;
+
+	n = curl_uv_take_done(cu, &v);
+	/* A reference on each first: ending one may cancel another. */
+	for (i = 0; i < n; i++)
+		if (v[i].priv)
+			((struct curl_uv_req *)v[i].priv)->refs++;
+	for (i = 0; i < n; i++) {
+		struct curl_uv_req *req = v[i].priv;
+		if (!req)
+			continue;
+		if (!req->cancelled && !req->done)
+			req_end(req, v[i].result);
+		req_unref(req);
+	}
+	free(v);
+}
+
+static void after_action(struct curl_uv *cu)
+{
+	if (cu->after) {
+		cu->after(cu->owner);
+		return;
+	}
+	if (cu->have_pending)
+		deliver_streams(cu);
+	deliver_done(cu);
+}
+
+int curl_uv_req_init(struct curl_uv_req *req, struct curl_uv *cu, const struct curl_uv_req_ops *ops,
+		     const char *url, bool stream)
+{
+	CURL *e = curl_easy_init();
+
+	if (!e)
+		return -1;
+	req->cu = cu;
+	req->ops = ops;
+	req->easy = e;
+	req->stream = stream;
+	req->refs = 1;
+	strbuf_init(&req->in, stream ? 4096 : 1024);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+	/* curl would wait for "100 Continue" on large bodies; our peers do not send it. */
+	req->headers = curl_slist_append(NULL, "Expect:");
+	return 0;
+}
+
+int curl_uv_req_start(struct curl_uv_req *req)
+{
+	struct curl_uv *cu = req->cu;
+
+	curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, req->headers);
+	if (curl_multi_add_handle(cu->multi, req->easy) != CURLM_OK) {
+		req_unref(req);
+		return -1;
+	}
+	req->in_multi = true;
+	req->linked = true;
+	req->next = cu->reqs;
+	if (cu->reqs)
+		cu->reqs->prev = req;
+	cu->reqs = req;
+	cu->nreqs++;
+	return 0;
+}
+
+void curl_uv_req_cancel(struct curl_uv_req *req)
+{
+	if (req->cancelled || req->done)
+		return;
+	req->cancelled = true;
+	req_detach(req);
+}
+
+void curl_uv_req_trust(struct curl_uv_req *req, bool insecure, const char *ca, size_t ca_len)
+{
+	if (insecure) {
+		curl_easy_setopt(req->easy, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(req->easy, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (ca) {
+		struct curl_blob blob = { (void *)ca, ca_len, CURL_BLOB_COPY };
+		curl_easy_setopt(req->easy, CURLOPT_CAINFO_BLOB, &blob);
+	}
+}
+
+const char *curl_uv_req_error(struct curl_uv_req *req, CURLcode result)
+{
+	size_t n = strlen(req->errbuf);
+
+	while (n && (req->errbuf[n - 1] == '\n' || req->errbuf[n - 1] == '\r'))
+		req->errbuf[--n] = '\0';
+	return n ? req->errbuf : curl_easy_strerror(result);
+}
+
+size_t curl_uv_pending(const struct curl_uv *cu)
+{
+	return cu->nreqs;
 }

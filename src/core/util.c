@@ -5,6 +5,7 @@
 #include "util.h"
 #include "log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -271,7 +272,7 @@ uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-int str_distance(const char *a, const char *b)
+static int distance(const char *a, const char *b, bool nocase)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	int *row = xcalloc(lb + 1, sizeof(int)), d;
@@ -283,7 +284,9 @@ int str_distance(const char *a, const char *b)
 		row[0] = (int)i;
 		for (size_t j = 1; j <= lb; j++) {
 			int cur = row[j];
-			int best = prev + (a[i - 1] != b[j - 1]);
+			int differ = nocase ? tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1])
+					    : a[i - 1] != b[j - 1];
+			int best = prev + differ;
 			if (row[j] + 1 < best)
 				best = row[j] + 1;
 			if (row[j - 1] + 1 < best)
@@ -295,6 +298,16 @@ int str_distance(const char *a, const char *b)
 	d = row[lb];
 	free(row);
 	return d;
+}
+
+int str_distance(const char *a, const char *b)
+{
+	return distance(a, b, false);
+}
+
+int str_distance_nocase(const char *a, const char *b)
+{
+	return distance(a, b, true);
 }
 
 bool str_has_prefix(const char *s, const char *prefix)

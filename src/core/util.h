@@ -73,8 +73,10 @@ void duration_short(int64_t seconds, char *buf, size_t len);
 /* Monotonic milliseconds, for timeouts and measurements. */
 uint64_t now_ms(void);
 
-/* Edit (Levenshtein) distance between two strings, for "did you mean" hints. */
+/* Edit (Levenshtein) distance between two strings, for "did you mean" hints;
+ * the _nocase form takes ASCII letters of either case as equal. */
 int str_distance(const char *a, const char *b);
+int str_distance_nocase(const char *a, const char *b);
 
 bool str_has_prefix(const char *s, const char *prefix);
 bool str_has_suffix(const char *s, const char *suffix);

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
 #define APPLY_RETRIES 5
 
 static const char usage[] =
@@ -24,69 +23,29 @@ static const char usage[] =
 	"Creates the objects of the manifests that do not exist yet and updates the others to match,\n"
 	"keeping fields that other clients set (kubectl apply's three-way merge).\n";
 
-/* The manifest as kubectl records it: every annotation but the record
- * itself (an empty map when there are none), compact JSON, keys sorted,
- * Go's HTML-safe escaping, and a newline. New string. */
-static char *last_applied(const json_t *obj)
-{
-	json_t *copy = json_deep_copy(obj);
-	json_t *ann = obj_ensure(copy, "metadata.annotations");
-	char *s, *out;
-
-	json_object_del(ann, LAST_APPLIED);
-	s = ctl_json_go(copy, false);
-	out = xasprintf("%s\n", s);
-	free(s);
-	json_decref(copy);
-	return out;
-}
-
 /* obj (stolen) with the record set. New reference. */
 static json_t *with_record(json_t *obj, const char *record)
 {
-	json_object_set_new(obj_ensure(obj, "metadata.annotations"), LAST_APPLIED, json_string(record));
+	json_object_set_new(obj_ensure(obj, "metadata.annotations"), CTL_LAST_APPLIED, json_string(record));
 	return obj;
 }
 
-/* Returns 0, -1 for a failed object, -2 when the server cannot be reached. */
-static int apply_create(struct ctl *c, const struct kind *k, const struct ctl_manifest *m, json_t *obj,
-			const char *record)
+/* One document (ctl_send_fn): create, or patch with the three-way merge. */
+static int apply_one(struct ctl *c, const struct ctl_manifest *m, const struct kind *k, json_t *obj,
+		     void *arg)
 {
-	char *coll = ctl_kind_path(k, obj_namespace(obj), NULL), when[4300], ref[512];
-	json_t *body = with_record(json_deep_copy(obj), record), *resp = NULL;
-	int status, rc = 0;
-
-	status = ctl_request(c, "POST", coll, body, NULL, NULL, &resp);
-	if (status == 201 || status == 200) {
-		printf("%s created\n", ctl_object_ref(k, obj_name(resp) ?: obj_name(obj), ref, sizeof(ref)));
-	} else {
-		snprintf(when, sizeof(when), "error when creating %s", ctl_manifest_where(m));
-		ctl_print_status_when(resp, status, when);
-		rc = status == 0 || status == 401 ? -2 : -1;
-	}
-	json_decref(resp);
-	json_decref(body);
-	free(coll);
-	return rc;
-}
-
-static int apply_one(struct ctl *c, const struct ctl_manifest *m)
-{
-	const struct kind *k;
-	json_t *obj = NULL, *live = NULL, *original = NULL, *modified = NULL, *patch = NULL, *resp = NULL;
+	json_t *live = NULL, *original = NULL, *modified = NULL, *patch = NULL, *resp = NULL;
 	char *record = NULL, *path = NULL, *err = NULL, when[4300], ref[512];
 	const char *name;
 	int rc = -1;
 
-	if (ctl_manifest_prepare(c, m, &k, &obj) < 0)
-		return -1;
 	name = obj_name(obj);
 	if (!name || !*name) {
 		fprintf(stderr, "error: error when applying %s: metadata.name is required: apply finds the object "
 				"again by its name (use `minictl create` for generateName)\n", ctl_manifest_where(m));
 		goto out;
 	}
-	record = last_applied(obj);
+	record = ctl_last_applied(obj);
 	path = ctl_kind_path(k, obj_namespace(obj), name);
 	for (int attempt = 0; attempt < APPLY_RETRIES; attempt++) {
 		const char *prev;
@@ -100,7 +59,9 @@ static int apply_one(struct ctl *c, const struct ctl_manifest *m)
 		live = original = modified = patch = resp = NULL;
 		status = ctl_request(c, "GET", path, NULL, NULL, NULL, &live);
 		if (status == 404) {
-			rc = apply_create(c, k, m, obj, record);
+			json_t *body = with_record(json_deep_copy(obj), record);
+			rc = ctl_create_object(c, k, body, ctl_manifest_where(m));
+			json_decref(body);
 			goto out;
 		}
 		if (status != 200) {
@@ -110,20 +71,20 @@ static int apply_one(struct ctl *c, const struct ctl_manifest *m)
 			rc = status == 0 || status == 401 ? -2 : -1;
 			goto out;
 		}
-		prev = obj_annotation(live, LAST_APPLIED);
+		prev = obj_annotation(live, CTL_LAST_APPLIED);
 		if ((!prev || !*prev) && attempt == 0)
 			fprintf(stderr, "Warning: resource %s%s%s/%s is missing the %s annotation which is required by "
 					"minictl apply. minictl apply should only be used on resources created "
 					"declaratively by either minictl create --save-config or minictl apply. The missing "
 					"annotation will be patched automatically.\n",
-				k->plural, k->group[0] ? "." : "", k->group, name, LAST_APPLIED);
+				k->plural, k->group[0] ? "." : "", k->group, name, CTL_LAST_APPLIED);
 		if (prev && *prev) {
 			json_error_t jerr;
 			original = json_loads(prev, JSON_DECODE_ANY, &jerr);
 			if (!json_is_object(original)) {
 				fprintf(stderr, "error: error when applying %s: the %s annotation of %s is not a JSON "
 						"object (%s); fix or remove it with `minictl annotate`\n",
-					ctl_manifest_where(m), LAST_APPLIED,
+					ctl_manifest_where(m), CTL_LAST_APPLIED,
 					ctl_object_ref(k, name, ref, sizeof(ref)), jerr.text);
 				goto out;
 			}
@@ -154,7 +115,6 @@ static int apply_one(struct ctl *c, const struct ctl_manifest *m)
 		goto out;
 	}
 out:
-	json_decref(obj);
 	json_decref(live);
 	json_decref(original);
 	json_decref(modified);
@@ -170,16 +130,8 @@ int ctl_apply(struct ctl *c, int argc, char **argv)
 {
 	struct flag_list files = { NULL, 0 };
 	bool recursive = false;
-	const struct flag apply_flags[] = {
-		{ "filename", FLAG_LIST, &files, "a manifest file, a directory of them, or - for stdin (repeatable)" },
-		{ "f", FLAG_LIST, &files, "short for --filename" },
-		{ "recursive", FLAG_BOOL, &recursive, "with a directory, descend into its subdirectories" },
-		{ "R", FLAG_BOOL, &recursive, "short for --recursive" },
-		{ NULL, 0, NULL, NULL },
-	};
-	const struct flag *const tables[] = { ctl_global_flags(c), apply_flags, NULL };
-	struct ctl_manifest *m = NULL;
-	int n = 0, npos, failed = 0, rc = 1;
+	const struct flag *const tables[] = { ctl_global_flags(c), ctl_manifest_flags(&files, &recursive), NULL };
+	int npos, rc = 1;
 
 	ctl_expand_short_flags(argc, argv, "fnv");
 	npos = flags_parse(tables, usage, argc, argv);
@@ -193,27 +145,8 @@ int ctl_apply(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "error: must specify one of -f and -k (minictl apply -f FILE|DIR|-)\n");
 		goto out;
 	}
-	if (ctl_read_manifests(&files, recursive, &m, &n) < 0)
-		goto out;
-	if (!n) {
-		fprintf(stderr, "error: no objects passed to apply\n");
-		goto out;
-	}
-	if (ctl_connect(c) < 0)
-		goto out;
-	for (int i = 0; i < n; i++) {
-		int r = apply_one(c, &m[i]);
-		fflush(stdout);
-		if (r == -2) {
-			failed++;
-			break;
-		}
-		if (r < 0)
-			failed++;
-	}
-	rc = failed ? 1 : 0;
+	rc = ctl_manifests_send(c, &files, recursive, "apply", apply_one, NULL);
 out:
-	ctl_manifests_free(m, n);
 	ctl_flag_list_release(&files);
 	return rc;
 }

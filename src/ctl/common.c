@@ -257,31 +257,25 @@ void ctl_print_status(const json_t *status, int http_status)
 	ctl_print_status_when(status, http_status, NULL);
 }
 
-/* Levenshtein distance, for "did you mean". */
-static int distance(const char *a, const char *b)
+int ctl_create_object(struct ctl *c, const struct kind *k, const json_t *obj, const char *where)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	int *row = xcalloc(lb + 1, sizeof(int)), d;
+	char *coll = ctl_kind_path(k, obj_namespace(obj), NULL), ref[512], when[4300];
+	json_t *resp = NULL;
+	int status, rc = 0;
 
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = (int)j;
-	for (size_t i = 1; i <= la; i++) {
-		int prev = row[0];
-		row[0] = (int)i;
-		for (size_t j = 1; j <= lb; j++) {
-			int cur = row[j];
-			int best = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			prev = cur;
-		}
+	status = ctl_request(c, "POST", coll, obj, NULL, NULL, &resp);
+	if (status == 201 || status == 200) {
+		printf("%s created\n", ctl_object_ref(k, obj_name(resp) ?: obj_name(obj) ?: "", ref, sizeof(ref)));
+	} else {
+		if (where)
+			snprintf(when, sizeof(when), "error when creating %s", where);
+		ctl_print_status_when(resp, status, where ? when : NULL);
+		rc = status == 0 || status == 401 ? -2 : -1;
 	}
-	d = row[lb];
-	free(row);
-	return d;
+	fflush(stdout);
+	json_decref(resp);
+	free(coll);
+	return rc;
 }
 
 const struct kind *ctl_resolve_kind(const char *name)
@@ -309,7 +303,7 @@ const struct kind *ctl_resolve_kind(const char *name)
 		for (int j = 0; kk->short_names && kk->short_names[j] && n < 12; j++)
 			sp[n++] = kk->short_names[j];
 		for (int j = 0; j < n; j++) {
-			int d = distance(name, sp[j]);
+			int d = str_distance_nocase(name, sp[j]);
 			/* on a tie, the spelling nearest in length: "configmpas" -> "configmaps" */
 			if (d == kd && kbest && abs((int)strlen(sp[j]) - (int)strlen(name)) <
 						    abs((int)strlen(kbest) - (int)strlen(name)))

@@ -84,6 +84,12 @@ int ctl_request(struct ctl *c, const char *method, const char *path, const json_
 /* Prints a Status as kubectl does: `Error from server (NotFound): pods "x" not found`. */
 void ctl_print_status(const json_t *status, int http_status);
 
+/* POSTs obj (borrowed) to its collection and prints `deployment.apps/web
+ * created`, or the server's refusal `... error when creating <where>: ...`
+ * (where may be NULL). Returns 0, -1 when the object failed, -2 when the
+ * server cannot be reached (or refused the token). */
+int ctl_create_object(struct ctl *c, const struct kind *k, const json_t *obj, const char *where);
+
 /*
  * Resolves what the user typed ("po", "deploy", "deployments.apps", "Pod")
  * to a kind. On failure prints `error: the server doesn't have a resource
@@ -247,5 +253,31 @@ void ctl_flag_list_release(struct flag_list *l);
  */
 int ctl_manifest_prepare(const struct ctl *c, const struct ctl_manifest *m, const struct kind **kind_out,
 			 json_t **obj_out);
+
+/* -f/--filename and -R/--recursive as apply, create and replace take them,
+ * filling *files and *recursive; list the table after ctl_global_flags.
+ * Static storage, as ctl_global_flags. */
+const struct flag *ctl_manifest_flags(struct flag_list *files, bool *recursive);
+
+/*
+ * The loop of the verbs that send manifests to the server (apply, create,
+ * replace): reads files, connects, and calls send_one with each document's
+ * object made ready by ctl_manifest_prepare (borrowed; send_one may change
+ * it). send_one returns 0, -1 for a failed object, or -2 when the server
+ * cannot be reached, which ends the loop. verb names the command in "error:
+ * no objects passed to <verb>". Returns the exit code: 1 when an object
+ * failed or none was read, else 0.
+ */
+typedef int ctl_send_fn(struct ctl *c, const struct ctl_manifest *m, const struct kind *k, json_t *obj,
+			void *arg);
+int ctl_manifests_send(struct ctl *c, const struct flag_list *files, bool recursive, const char *verb,
+		       ctl_send_fn *send_one, void *arg);
+
+/* The annotation in which apply (and create --save-config) records the
+ * manifest, and that record for obj as kubectl writes it: every annotation
+ * but the record itself (an empty map when there are none), compact JSON,
+ * keys sorted, Go's HTML-safe escaping, and a newline. New string. */
+#define CTL_LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
+char *ctl_last_applied(const json_t *obj);
 
 #endif

@@ -21,7 +21,6 @@
 #include <string.h>
 #include <time.h>
 
-#define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
 #define MAX_ANNOTATION_LEN 140
 
 static const char usage[] =
@@ -83,58 +82,6 @@ static const char *rfc1123z(const char *ts, char *buf, size_t len)
 	return buf;
 }
 
-/* apimachinery's HumanDuration. */
-static void human_duration(int64_t s, char *buf, size_t len)
-{
-	int64_t m, h;
-
-	if (s < -1) {
-		snprintf(buf, len, "<invalid>");
-		return;
-	}
-	if (s < 0)
-		s = 0;
-	if (s < 120) {
-		snprintf(buf, len, "%" PRId64 "s", s);
-		return;
-	}
-	m = s / 60;
-	if (m < 10) {
-		if (s % 60)
-			snprintf(buf, len, "%" PRId64 "m%" PRId64 "s", m, s % 60);
-		else
-			snprintf(buf, len, "%" PRId64 "m", m);
-		return;
-	}
-	if (m < 180) {
-		snprintf(buf, len, "%" PRId64 "m", m);
-		return;
-	}
-	h = s / 3600;
-	if (h < 8) {
-		if (m % 60)
-			snprintf(buf, len, "%" PRId64 "h%" PRId64 "m", h, m % 60);
-		else
-			snprintf(buf, len, "%" PRId64 "h", h);
-	} else if (h < 48) {
-		snprintf(buf, len, "%" PRId64 "h", h);
-	} else if (h < 24 * 8) {
-		if (h % 24)
-			snprintf(buf, len, "%" PRId64 "d%" PRId64 "h", h / 24, h % 24);
-		else
-			snprintf(buf, len, "%" PRId64 "d", h / 24);
-	} else if (h < 24 * 365 * 2) {
-		snprintf(buf, len, "%" PRId64 "d", h / 24);
-	} else if (h < 24 * 365 * 8) {
-		if ((h / 24) % 365)
-			snprintf(buf, len, "%" PRId64 "y%" PRId64 "d", h / 24 / 365, (h / 24) % 365);
-		else
-			snprintf(buf, len, "%" PRId64 "y", h / 24 / 365);
-	} else {
-		snprintf(buf, len, "%" PRId64 "y", h / 24 / 365);
-	}
-}
-
 static const char *since(const char *ts, char *buf, size_t len)
 {
 	time_t t;
@@ -143,7 +90,7 @@ static const char *since(const char *ts, char *buf, size_t len)
 		snprintf(buf, len, "<unknown>");
 		return buf;
 	}
-	human_duration((int64_t)(time(NULL) - t), buf, len);
+	duration_short((int64_t)(time(NULL) - t), buf, len);
 	return buf;
 }
 
@@ -221,7 +168,7 @@ static void print_annotations(struct ctl_tabwriter *w, const char *title, const 
 		char *value;
 		size_t vlen;
 
-		if (!strcmp(key, LAST_APPLIED))
+		if (!strcmp(key, CTL_LAST_APPLIED))
 			continue;
 		value = xstrdup(map_str(ann, key));
 		vlen = strlen(value);

@@ -30,44 +30,6 @@ struct events_opts {
 	const char *ns;
 };
 
-/* "3m20s", or "3m" when the second part is zero. */
-static void two_units(char *buf, size_t len, int64_t a, char ua, int64_t b, char ub)
-{
-	if (b)
-		snprintf(buf, len, "%lld%c%lld%c", (long long)a, ua, (long long)b, ub);
-	else
-		snprintf(buf, len, "%lld%c", (long long)a, ua);
-}
-
-/* Kubernetes' HumanDuration ("45s", "3m20s", "11m", "5h2m", "3d4h"). */
-static void human_duration(int64_t s, char *buf, size_t len)
-{
-	int64_t m = s / 60, h = s / 3600, d = h / 24;
-
-	if (s < -1)
-		snprintf(buf, len, "<invalid>");
-	else if (s < 0)
-		snprintf(buf, len, "0s");
-	else if (s < 120)
-		snprintf(buf, len, "%llds", (long long)s);
-	else if (m < 10)
-		two_units(buf, len, m, 'm', s % 60, 's');
-	else if (m < 180)
-		snprintf(buf, len, "%lldm", (long long)m);
-	else if (h < 8)
-		two_units(buf, len, h, 'h', m % 60, 'm');
-	else if (h < 48)
-		snprintf(buf, len, "%lldh", (long long)h);
-	else if (h < 24 * 8)
-		two_units(buf, len, d, 'd', h % 24, 'h');
-	else if (h < 24 * 365 * 2)
-		snprintf(buf, len, "%lldd", (long long)d);
-	else if (h < 24 * 365 * 8)
-		two_units(buf, len, d / 365, 'y', d % 365, 'd');
-	else
-		snprintf(buf, len, "%lldy", (long long)(d / 365));
-}
-
 /* A timestamp field as time_t; 0 when missing or malformed (Go's zero time). */
 static time_t ts(const json_t *ev, const char *path)
 {
@@ -82,7 +44,7 @@ static void since(time_t t, time_t now, char *buf, size_t len)
 	if (!t)
 		snprintf(buf, len, "<unknown>");
 	else
-		human_duration((int64_t)(now - t), buf, len);
+		duration_short((int64_t)(now - t), buf, len);
 }
 
 /* kubectl's LAST SEEN: "5m", or "10s (x5 over 3m20s)" for repeated events. */

@@ -3,7 +3,8 @@
  * stream of YAML documents or JSON values, Lists unpacked into their items,
  * every object remembering the file, document and line it came from so a
  * message can point at it. Parse errors carry line and column, as a student
- * needs to find the stray indent.
+ * needs to find the stray indent. Also the loop that apply, create and
+ * replace share, and the last-applied record that apply and create write.
  */
 #include "ctl/ctl.h"
 #include "core/object.h"
@@ -381,4 +382,69 @@ int ctl_manifest_prepare(const struct ctl *c, const struct ctl_manifest *m, cons
 	}
 	*obj_out = obj;
 	return 0;
+}
+
+static struct flag manifest_flags[5];
+
+const struct flag *ctl_manifest_flags(struct flag_list *files, bool *recursive)
+{
+	const struct flag table[] = {
+		{ "filename", FLAG_LIST, files, "a manifest file, a directory of them, or - for stdin (repeatable)" },
+		{ "f", FLAG_LIST, files, "short for --filename" },
+		{ "recursive", FLAG_BOOL, recursive, "with a directory, descend into its subdirectories" },
+		{ "R", FLAG_BOOL, recursive, "short for --recursive" },
+		{ NULL, 0, NULL, NULL },
+	};
+
+	memcpy(manifest_flags, table, sizeof(table));
+	return manifest_flags;
+}
+
+int ctl_manifests_send(struct ctl *c, const struct flag_list *files, bool recursive, const char *verb,
+		       ctl_send_fn *send_one, void *arg)
+{
+	struct ctl_manifest *m = NULL;
+	int n = 0, failed = 0, rc = 1;
+
+	if (ctl_read_manifests(files, recursive, &m, &n) < 0)
+		goto out;
+	if (!n) {
+		fprintf(stderr, "error: no objects passed to %s\n", verb);
+		goto out;
+	}
+	if (ctl_connect(c) < 0)
+		goto out;
+	for (int i = 0; i < n; i++) {
+		const struct kind *k;
+		json_t *obj;
+		int r = ctl_manifest_prepare(c, &m[i], &k, &obj);
+
+		if (r == 0) {
+			r = send_one(c, &m[i], k, obj, arg);
+			json_decref(obj);
+		}
+		fflush(stdout);
+		if (r < 0)
+			failed++;
+		if (r == -2)
+			break;
+	}
+	rc = failed ? 1 : 0;
+out:
+	ctl_manifests_free(m, n);
+	return rc;
+}
+
+char *ctl_last_applied(const json_t *obj)
+{
+	json_t *copy = json_deep_copy(obj);
+	json_t *ann = obj_ensure(copy, "metadata.annotations");
+	char *s, *out;
+
+	json_object_del(ann, CTL_LAST_APPLIED);
+	s = ctl_json_go(copy, false);
+	out = xasprintf("%s\n", s);
+	free(s);
+	json_decref(copy);
+	return out;
 }

@@ -16,17 +16,15 @@ static const char usage[] =
 	"usage: minictl replace -f FILE|DIR|- [-R]\n\n"
 	"Replaces each object with the one in the manifest (the object must exist).\n";
 
-/* Returns 0, -1 on a failed object, -2 when the server is gone. */
-static int replace_one(struct ctl *c, const struct ctl_manifest *m)
+/* One document (ctl_send_fn): returns 0, -1 on a failed object, -2 when the server is gone. */
+static int replace_one(struct ctl *c, const struct ctl_manifest *m, const struct kind *k, json_t *obj,
+		       void *arg)
 {
-	const struct kind *k;
-	json_t *obj = NULL, *live = NULL, *resp = NULL;
+	json_t *live = NULL, *resp = NULL;
 	char *path = NULL, when[4300], ref[512];
 	const char *name;
 	int status, rc = -1;
 
-	if (ctl_manifest_prepare(c, m, &k, &obj) < 0)
-		return -1;
 	name = obj_name(obj);
 	if (!name || !*name) {
 		fprintf(stderr, "error: error when replacing %s: metadata.name is required to find the object\n",
@@ -52,8 +50,6 @@ static int replace_one(struct ctl *c, const struct ctl_manifest *m)
 		rc = status == 0 || status == 401 ? -2 : -1;
 	}
 out:
-	fflush(stdout);
-	json_decref(obj);
 	json_decref(live);
 	json_decref(resp);
 	free(path);
@@ -64,16 +60,8 @@ int ctl_replace(struct ctl *c, int argc, char **argv)
 {
 	struct flag_list files = { NULL, 0 };
 	bool recursive = false;
-	const struct flag replace_flags[] = {
-		{ "filename", FLAG_LIST, &files, "a manifest file, a directory of them, or - for stdin (repeatable)" },
-		{ "f", FLAG_LIST, &files, "short for --filename" },
-		{ "recursive", FLAG_BOOL, &recursive, "with a directory, descend into its subdirectories" },
-		{ "R", FLAG_BOOL, &recursive, "short for --recursive" },
-		{ NULL, 0, NULL, NULL },
-	};
-	const struct flag *const tables[] = { ctl_global_flags(c), replace_flags, NULL };
-	struct ctl_manifest *m = NULL;
-	int n = 0, npos, failed = 0, rc = 1;
+	const struct flag *const tables[] = { ctl_global_flags(c), ctl_manifest_flags(&files, &recursive), NULL };
+	int npos, rc = 1;
 
 	ctl_expand_short_flags(argc, argv, "fnv");
 	npos = flags_parse(tables, usage, argc, argv);
@@ -87,24 +75,8 @@ int ctl_replace(struct ctl *c, int argc, char **argv)
 		fprintf(stderr, "error: must specify -f FILE (minictl replace -f FILE|DIR|-)\n");
 		goto out;
 	}
-	if (ctl_read_manifests(&files, recursive, &m, &n) < 0)
-		goto out;
-	if (!n) {
-		fprintf(stderr, "error: no objects passed to replace\n");
-		goto out;
-	}
-	if (ctl_connect(c) < 0)
-		goto out;
-	for (int i = 0; i < n; i++) {
-		int r = replace_one(c, &m[i]);
-		if (r < 0)
-			failed++;
-		if (r == -2)
-			break;
-	}
-	rc = failed ? 1 : 0;
+	rc = ctl_manifests_send(c, &files, recursive, "replace", replace_one, NULL);
 out:
-	ctl_manifests_free(m, n);
 	ctl_flag_list_release(&files);
 	return rc;
 }

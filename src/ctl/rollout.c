@@ -395,7 +395,7 @@ static void print_annotations(struct strbuf *sb, const char *title, const json_t
 	for (size_t i = 0; i < n; i++) {
 		const char *value = json_string_value(json_object_get(annotations, keys[i])) ?: "";
 		size_t vlen = strlen(value);
-		if (!strcmp(keys[i], "kubectl.kubernetes.io/last-applied-configuration"))
+		if (!strcmp(keys[i], CTL_LAST_APPLIED))
 			continue;
 		if (shown++)
 			strbuf_addc(sb, '\t');
@@ -754,7 +754,7 @@ out:
 /* Annotations kubectl keeps from the Deployment rather than copying from the
  * ReplicaSet when rolling back. */
 static const char *const annotations_to_skip[] = {
-	"kubectl.kubernetes.io/last-applied-configuration",
+	CTL_LAST_APPLIED,
 	REVISION_ANNOTATION,
 	"deployment.kubernetes.io/revision-history",
 	"deployment.kubernetes.io/desired-replicas",

@@ -201,6 +201,16 @@ static void pod_op_done(struct kop *op, bool ok)
 		pass_finish(p);
 }
 
+/* The operation's next call to the engine; one that cannot start ends the
+ * operation as failed. */
+static void pod_op_call(struct kop *op, const char *method, const char *path, const json_t *body,
+			long timeout_ms, docker_done_fn on_done)
+{
+	op->dreq = docker_call(op->k->docker, method, path, body, timeout_ms, on_done, op);
+	if (!op->dreq)
+		pod_op_done(op, false);
+}
+
 static bool spec_has(const json_t *pod, const char *list, const char *name)
 {
 	json_t *c;
@@ -428,10 +438,8 @@ static void refresh_name(struct kpod *p, const char *name)
 	struct kop *op = pod_op(p, OP_REFRESH_NAME);
 	char *path = xasprintf("/containers/%s/json", name);
 
-	op->dreq = docker_call(p->k->docker, "GET", path, NULL, 0, on_refresh_name, op);
+	pod_op_call(op, "GET", path, NULL, 0, on_refresh_name);
 	free(path);
-	if (!op->dreq)
-		pod_op_done(op, false);
 }
 
 /* Adds a container we just created to the cache without asking the engine
@@ -540,10 +548,8 @@ static void on_sandbox_started(const struct docker_result *r, void *data)
 	}
 	mark_started(k, op->id);
 	path = xasprintf("/containers/%s/json", op->id);
-	op->dreq = docker_call(k->docker, "GET", path, NULL, 0, on_sandbox_inspected, op);
+	pod_op_call(op, "GET", path, NULL, 0, on_sandbox_inspected);
 	free(path);
-	if (!op->dreq)
-		pod_op_done(op, false);
 }
 
 static void on_sandbox_created(const struct docker_result *r, void *data)
@@ -582,10 +588,8 @@ static void on_sandbox_created(const struct docker_result *r, void *data)
 	op->id = xstrdup(id);
 	cache_created(k, id, op->str, op->body, NULL);
 	path = xasprintf("/containers/%s/start", id);
-	op->dreq = docker_call(k->docker, "POST", path, NULL, 0, on_sandbox_started, op);
+	pod_op_call(op, "POST", path, NULL, 0, on_sandbox_started);
 	free(path);
-	if (!op->dreq)
-		pod_op_done(op, false);
 }
 
 static void start_sandbox(struct kpod *p, const json_t *pod, int attempt)
@@ -607,10 +611,8 @@ static void start_sandbox(struct kpod *p, const json_t *pod, int attempt)
 	op->str = runtime_container_name(SANDBOX_CONTAINER_NAME, p->name, p->ns, p->uid, attempt);
 	path = xstrdup("/containers/create");
 	docker_query_add(&path, "name", op->str);
-	op->dreq = docker_call(k->docker, "POST", path, op->body, 0, on_sandbox_created, op);
+	pod_op_call(op, "POST", path, op->body, 0, on_sandbox_created);
 	free(path);
-	if (!op->dreq)
-		pod_op_done(op, false);
 }
 
 /* ---- operations: start a container ----------------------------------------------------- */
@@ -700,10 +702,8 @@ static void on_container_created(const struct docker_result *r, void *data)
 	kevent(p, "Normal", "Created", fp, "Created container %s", op->container);
 	free(fp);
 	path = xasprintf("/containers/%s/start", id);
-	op->dreq = docker_call(k->docker, "POST", path, NULL, 0, on_container_started, op);
+	pod_op_call(op, "POST", path, NULL, 0, on_container_started);
 	free(path);
-	if (!op->dreq)
-		pod_op_done(op, false);
 }
 
 static void create_step(struct kop *op)
@@ -734,12 +734,7 @@ static void create_step(struct kop *op)
 	ein.lookup_data = k;
 	if (podconfig_env(&ein, &env, &err) < 0) {
 		json_decref(services);
-		set_waiting(st, "CreateContainerConfigError", err);
-		kevent(p, "Warning", "Failed", fp, "Error: %s", err);
-		free(err);
-		free(fp);
-		pod_op_done(op, false);
-		return;
+		goto fail;
 	}
 	json_decref(services);
 	runtime_container_hash(op->spec, hash);
@@ -758,21 +753,20 @@ static void create_step(struct kop *op)
 	op->body = podconfig_container(&cin, &err);
 	json_decref(env);
 	free(term);
-	if (!op->body) {
-		set_waiting(st, "CreateContainerConfigError", err);
-		kevent(p, "Warning", "Failed", fp, "Error: %s", err);
-		free(err);
-		free(fp);
-		pod_op_done(op, false);
-		return;
-	}
+	if (!op->body)
+		goto fail;
 	free(fp);
 	path = xstrdup("/containers/create");
 	docker_query_add(&path, "name", op->str);
-	op->dreq = docker_call(k->docker, "POST", path, op->body, 0, on_container_created, op);
+	pod_op_call(op, "POST", path, op->body, 0, on_container_created);
 	free(path);
-	if (!op->dreq)
-		pod_op_done(op, false);
+	return;
+fail:
+	set_waiting(st, "CreateContainerConfigError", err);
+	kevent(p, "Warning", "Failed", fp, "Error: %s", err);
+	free(err);
+	free(fp);
+	pod_op_done(op, false);
 }
 
 static void on_image_inspected_after_pull(const struct docker_result *r, void *data)
@@ -848,7 +842,6 @@ static void on_pulled(const struct docker_result *r, void *data)
 static void pull(struct kop *op)
 {
 	struct kpod *p = op->p;
-	struct kubelet *k = op->k;
 	const char *image = op->image, *last = strrchr(image, '/');
 	char *path = xstrdup("/images/create"), *fp = field_path(op->container, op->flag);
 
@@ -860,10 +853,8 @@ static void pull(struct kop *op)
 	if (!strchr(last, ':') && !strchr(image, '@'))
 		docker_query_add(&path, "tag", "latest");
 	op->t0_ms = kubelet_now_ms();
-	op->dreq = docker_call(k->docker, "POST", path, NULL, PULL_TIMEOUT_MS, on_pulled, op);
+	pod_op_call(op, "POST", path, NULL, PULL_TIMEOUT_MS, on_pulled);
 	free(path);
-	if (!op->dreq)
-		pod_op_done(op, false);
 }
 
 static void on_image_inspected(const struct docker_result *r, void *data)
@@ -928,10 +919,8 @@ static void start_container(struct kpod *p, const json_t *spec, bool init, struc
 		return;
 	}
 	path = xasprintf("/images/%s/json", op->image);
-	op->dreq = docker_call(k->docker, "GET", path, NULL, 0, on_image_inspected, op);
+	pod_op_call(op, "GET", path, NULL, 0, on_image_inspected);
 	free(path);
-	if (!op->dreq)
-		pod_op_done(op, false);
 }
 
 /* ---- operations: kill and remove ---------------------------------------------------------- */

@@ -141,6 +141,11 @@ static void test_distance(void)
 	CHECK_INT(str_distance("pods", "pod"), 1);
 	CHECK_INT(str_distance("kitten", "sitting"), 3);
 	CHECK_INT(str_distance("", "abc"), 3);
+	/* case counts for one, not for the other */
+	CHECK_INT(str_distance("Deployment", "deployment"), 1);
+	CHECK_INT(str_distance_nocase("Deployment", "deployment"), 0);
+	CHECK_INT(str_distance_nocase("DEPLOYMNT", "deployment"), 1);
+	CHECK_INT(str_distance_nocase("kitten", "SITTING"), 3);
 }
 
 int main(void)
