@@ -13,6 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Connections a multi handle keeps open, in use or idle. libcurl's default
+ * is four per transfer in progress, so after a burst it closes most of the
+ * connections the burst opened and the next burst pays a TLS handshake for
+ * each again (bench/scheduler: 50 new connections a second, a third of the
+ * hollow nodes' CPU). This must be more than any component runs at once,
+ * watches included, or the churn comes back: the hollow nodes run 128
+ * writes, the scheduler 128 bindings and 16 writes, the controllers'
+ * client caps its own. An idle connection of the API client costs little:
+ * it gives its TLS buffers back (rest.c sets SSL_MODE_RELEASE_BUFFERS).
+ */
+#define MAX_CONNECTS 512
+
 /* A stream keeps at most this much of what its owner has not taken yet
  * (for a watch: a line it has not seen the end of). */
 #define MAX_STREAM_PENDING (64u << 20)
@@ -193,6 +206,7 @@ struct curl_uv *curl_uv_new(uv_loop_t *loop, void (*after)(void *owner), void *o
 	curl_multi_setopt(cu->multi, CURLMOPT_SOCKETDATA, cu);
 	curl_multi_setopt(cu->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
 	curl_multi_setopt(cu->multi, CURLMOPT_TIMERDATA, cu);
+	curl_multi_setopt(cu->multi, CURLMOPT_MAXCONNECTS, (long)MAX_CONNECTS);
 	uv_timer_init(loop, &cu->timer);
 	cu->timer.data = cu;
 	cu->open_handles = 1;
