@@ -31,6 +31,7 @@ struct rest_request {
 	rest_done_fn on_done;
 	void *data;
 	uint64_t started_ms;
+	bool ignore_body;          /* rest_options.ignore_body */
 };
 
 struct rest_client {
@@ -230,9 +231,10 @@ static void on_end(struct curl_uv_req *req, CURLcode result)
 	} else if (result != CURLE_OK && !(req->streaming && lines_rc < 0)) {
 		build_transport_error(r, result, code, &msg);
 	} else if (!req->streaming) {
-		if (req->in.len)
+		bool ok = code >= 200 && code < 300;
+		if (req->in.len && !(ok && r->ignore_body))
 			body = obj_parse(req->in.buf, req->in.len, JSON_DECODE_ANY, NULL);
-		if (code < 200 || code >= 300) {
+		if (!ok) {
 			const char *m = obj_str(body, "message");
 			if (m && *m)
 				strbuf_adds(&msg, m);
@@ -389,6 +391,7 @@ static struct rest_request *start(struct rest_client *c, const char *method, con
 	r->on_done = on_done;
 	r->data = data;
 	r->started_ms = now_ms();
+	r->ignore_body = opts && opts->ignore_body;
 
 	e = r->req.easy;
 	curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);

@@ -72,6 +72,11 @@ struct rest_options {
 	const char *content_type;  /* of the body; NULL: "application/json" */
 	const char *accept;        /* NULL: "application/json" */
 	long timeout_ms;           /* 0: the client's default; <0: none */
+	/* The caller reads only status and error: a 2xx answer is not parsed
+	 * (resp->body NULL, resp->raw as usual). For writes whose answer, the
+	 * whole object again, nobody looks at: hollow nodes' status patches,
+	 * the scheduler's events. */
+	bool ignore_body;
 };
 
 /*

@@ -218,7 +218,7 @@ static void print_unauthorized(struct ctl *c)
 int ctl_request(struct ctl *c, const char *method, const char *path, const json_t *body,
 		const char *content_type, const char *accept, json_t **out)
 {
-	struct rest_options opts = { content_type, accept, 0 };
+	struct rest_options opts = { .content_type = content_type, .accept = accept };
 	struct rest_result res;
 	int status;
 

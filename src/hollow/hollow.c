@@ -304,7 +304,8 @@ static void pump(struct hollow *h)
 {
 	while (h->ninflight < MAX_INFLIGHT && !h->stopping && (h->hi_head || h->lo_head)) {
 		struct hwork *w;
-		struct rest_options opts = { 0 };
+		/* on_work_done reads status and error only */
+		struct rest_options opts = { .ignore_body = true };
 
 		if (h->hi_head) {
 			w = h->hi_head;

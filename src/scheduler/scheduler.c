@@ -213,7 +213,7 @@ static void start_writes(struct scheduler *s)
 {
 	while (s->writes_inflight < MAX_WRITES_INFLIGHT && !s->stopping && (s->statusq.head || s->eventq.head)) {
 		struct sched_req *r = s->statusq.head ? wq_pop(&s->statusq) : wq_pop(&s->eventq);
-		struct rest_options opts = { .content_type = r->content_type };
+		struct rest_options opts = { .content_type = r->content_type, .ignore_body = true };
 
 		r->req = rest_call(s->rc, r->method, r->path, r->body, &opts, on_write_done, r);
 		if (!r->req) {

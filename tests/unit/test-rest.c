@@ -282,6 +282,25 @@ static void test_requests(struct rest_client *c, struct fake_server *srv)
 	CHECK_STR(o.error, "pods \"missing\" not found");
 	CHECK_STR(o.reason, "NotFound");
 
+	/* ignore_body: a 2xx answer stays raw; an error still says why. */
+	{
+		struct rest_options skip = { .ignore_body = true };
+
+		outcome_reset(&o);
+		o.req = rest_call(c, "GET", "/api/v1/namespaces/default/pods/web", NULL, &skip, on_done, &o);
+		run_until(&o.done);
+		CHECK_INT(o.status, 200);
+		CHECK(o.body == NULL);
+		CHECK(strstr(o.raw, "\"web\"") != NULL);
+		CHECK_STR(o.error, "");
+		outcome_reset(&o);
+		o.req = rest_call(c, "DELETE", "/api/v1/namespaces/default/pods/missing", NULL, &skip, on_done, &o);
+		run_until(&o.done);
+		CHECK_INT(o.status, 404);
+		CHECK_STR(o.error, "pods \"missing\" not found");
+		CHECK_STR(o.reason, "NotFound");
+	}
+
 	/* A body that is not JSON: raw only. */
 	outcome_reset(&o);
 	o.req = rest_get(c, "/healthz", on_done, &o);
