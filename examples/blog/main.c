@@ -51,12 +51,8 @@ void blog_reply(struct http_request *req, int status, const char *content_type, 
 
 void blog_reply_json(struct http_request *req, int status, json_t *body)
 {
-	size_t len;
-	char *text = obj_dump(body, &len);
-
-	blog_reply(req, status, "application/json", text, len);
-	free(text);
-	json_decref(body);
+	log_request(req, status);
+	http_respond_json(req, status, body);
 }
 
 void blog_reply_error(struct http_request *req, int status, const char *fmt, ...)

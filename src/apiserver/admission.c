@@ -172,7 +172,7 @@ static void invalid_service(struct apiserver *as, struct http_request *req, cons
 	causes = json_pack("[{s:s, s:s, s:s}]", "reason", errs.v[0].reason, "message", errs.v[0].message, "field",
 			   errs.v[0].field);
 	json_object_set_new(json_object_get(st, "details"), "causes", causes);
-	respond_json(req, 422, st);
+	http_respond_json(req, 422, st);
 	free(msg);
 	free(d);
 	field_errors_release(&errs);

@@ -57,13 +57,13 @@ static void respond_unknown_resource(struct http_request *req, const char *group
 	if (!unsupported && !group[0])
 		unsupported = kind_unsupported(resource);
 	if (unsupported)
-		respond_status(req, 404, "NotFound",
-			       "the server could not find the requested resource: %s is not supported by minik8s "
-			       "(it serves namespaces, pods, services, endpoints, nodes, events, configmaps, "
-			       "secrets, deployments, replicasets and leases)", unsupported);
+		http_respond_status(req, 404, "NotFound",
+				    "the server could not find the requested resource: %s is not supported by minik8s "
+				    "(it serves namespaces, pods, services, endpoints, nodes, events, configmaps, "
+				    "secrets, deployments, replicasets and leases)", unsupported);
 	else
-		respond_status(req, 404, "NotFound", "the server could not find the requested resource: no "
-			       "resource \"%s\" in %s", resource, group[0] ? group : "the core API group");
+		http_respond_status(req, 404, "NotFound", "the server could not find the requested resource: no "
+				    "resource \"%s\" in %s", resource, group[0] ? group : "the core API group");
 }
 
 /* Parses /api/v1/... and /apis/<g>/<v>/... into p. Returns 1 when p is a
@@ -114,22 +114,22 @@ static int parse_resource_path(struct http_request *req, struct api_path *p)
 		goto out;
 	}
 	if (p->has_namespace && !p->kind->namespaced) {
-		respond_status(req, 404, "NotFound", "the server could not find the requested resource: %s are not "
-			       "namespaced", p->kind->plural);
+		http_respond_status(req, 404, "NotFound", "the server could not find the requested resource: %s are not "
+				    "namespaced", p->kind->plural);
 		rc = -1;
 		goto out;
 	}
 	if (p->kind->namespaced && !p->has_namespace && p->name[0]) {
-		respond_status(req, 404, "NotFound", "the server could not find the requested resource: %s are "
-			       "namespaced; use /namespaces/<namespace>/%s/%s", p->kind->plural, p->kind->plural,
-			       p->name);
+		http_respond_status(req, 404, "NotFound", "the server could not find the requested resource: %s are "
+				    "namespaced; use /namespaces/<namespace>/%s/%s", p->kind->plural, p->kind->plural,
+				    p->name);
 		rc = -1;
 		goto out;
 	}
 	rc = 1;
 	goto out;
 bad:
-	respond_status(req, 404, "NotFound", "the server could not find the requested resource");
+	http_respond_status(req, 404, "NotFound", "the server could not find the requested resource");
 	rc = -1;
 out:
 	free(copy);
@@ -150,7 +150,7 @@ void apiserver_handle(struct http_request *req, void *data)
 
 	log_debug("request method=%s url=%s client=%s", req->method, req->url, req->remote_addr);
 	if (as->stopping) {
-		respond_status(req, 503, "ServiceUnavailable", "the apiserver is shutting down");
+		http_respond_status(req, 503, "ServiceUnavailable", "the apiserver is shutting down");
 		return;
 	}
 	/* What answers without a token. */
@@ -169,8 +169,8 @@ void apiserver_handle(struct http_request *req, void *data)
 		return;
 	}
 	if (!auth_authenticate(as->auth, req, &who)) {
-		respond_status(req, 401, "Unauthorized",
-			       "Unauthorized: a valid bearer token is required (see <data-dir>/admin.kubeconfig)");
+		http_respond_status(req, 401, "Unauthorized",
+				    "Unauthorized: a valid bearer token is required (see <data-dir>/admin.kubeconfig)");
 		return;
 	}
 	if (!strcmp(req->path, "/minik8s/v1/join")) {
@@ -178,8 +178,8 @@ void apiserver_handle(struct http_request *req, void *data)
 		return;
 	}
 	if (who.bootstrap) {
-		respond_status(req, 403, "Forbidden", "the join token only allows POST /minik8s/v1/join; "
-			       "use the credential it returns");
+		http_respond_status(req, 403, "Forbidden", "the join token only allows POST /minik8s/v1/join; "
+				    "use the credential it returns");
 		return;
 	}
 	if (handle_discovery(as, req))
@@ -188,8 +188,8 @@ void apiserver_handle(struct http_request *req, void *data)
 	if (rc < 0)
 		return;
 	if (rc == 0) {
-		respond_status(req, 404, "NotFound", "the server could not find the requested resource: %s",
-			       req->path);
+		http_respond_status(req, 404, "NotFound", "the server could not find the requested resource: %s",
+				    req->path);
 		return;
 	}
 	if (!who.admin && authorize_node(as, req, &p, &who) < 0)

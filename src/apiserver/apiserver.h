@@ -94,11 +94,8 @@ void apiserver_stop(struct apiserver *as, void (*cb)(void *data), void *data);
 /* The HTTP handler (apiserver.c). */
 void apiserver_handle(struct http_request *req, void *data);
 
-/* Responses (handlers.c). respond_json steals obj. */
-void respond_json(struct http_request *req, int code, json_t *obj);
-void respond_status(struct http_request *req, int code, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-/* A 404 NotFound Status for `<resource>.<group> "name" not found`. */
+/* Responses (handlers.c), beside core/http.h's http_respond_json and
+ * http_respond_status. A 404 NotFound Status for `<resource>.<group> "name" not found`. */
 void respond_not_found(struct http_request *req, const struct kind *k, const char *name);
 
 /* A request's labelSelector and fieldSelector (handlers.c). */

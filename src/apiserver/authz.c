@@ -58,8 +58,8 @@ static int forbid(struct http_request *req, const struct api_path *p, const stru
 	msg = xasprintf("%s%s%s%sis forbidden: User \"%s\" cannot %s resource \"%s\" in API group \"%s\" %s: %s",
 			p->kind->plural, p->name[0] ? " \"" : " ", p->name, p->name[0] ? "\" " : "", who->user,
 			verb, res, p->group, scope, why);
-	respond_json(req, 403, status_new_details(403, "Forbidden", msg, p->name[0] ? p->name : NULL, p->group,
-						  p->kind->plural));
+	http_respond_json(req, 403, status_new_details(403, "Forbidden", msg, p->name[0] ? p->name : NULL, p->group,
+						       p->kind->plural));
 	free(msg);
 	return -1;
 }

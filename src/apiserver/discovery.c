@@ -302,9 +302,9 @@ static bool handle_openapi(struct http_request *req)
 		if (accept && strstr(accept, "protobuf"))
 			respond_openapi_v2_proto(req);
 		else
-			respond_json(req, 200, json_pack("{s:s, s:{s:s, s:s}, s:{}, s:{}}", "swagger", "2.0", "info",
-							 "title", "minik8s", "version", MINIK8S_KUBE_VERSION,
-							 "paths", "definitions"));
+			http_respond_json(req, 200, json_pack("{s:s, s:{s:s, s:s}, s:{}, s:{}}", "swagger", "2.0", "info",
+							      "title", "minik8s", "version", MINIK8S_KUBE_VERSION,
+							      "paths", "definitions"));
 		return true;
 	}
 	if (!strcmp(path, "/openapi/v3")) {
@@ -325,7 +325,7 @@ static bool handle_openapi(struct http_request *req)
 				break;
 			}
 		}
-		respond_json(req, 200, json_pack("{s:o}", "paths", paths));
+		http_respond_json(req, 200, json_pack("{s:o}", "paths", paths));
 		return true;
 	}
 	if (str_has_prefix(path, "/openapi/v3/")) {
@@ -334,12 +334,12 @@ static bool handle_openapi(struct http_request *req)
 		if (sscanf(gv, "apis/%63[^/]/%15s", group, version) == 2 || sscanf(gv, "api/%15s", version) == 1) {
 			json_t *doc = openapi_v3_doc(group, version);
 			if (json_object_size(json_object_get(doc, "paths"))) {
-				respond_json(req, 200, doc);
+				http_respond_json(req, 200, doc);
 				return true;
 			}
 			json_decref(doc);
 		}
-		respond_status(req, 404, "NotFound", "no OpenAPI document for %s", gv);
+		http_respond_status(req, 404, "NotFound", "no OpenAPI document for %s", gv);
 		return true;
 	}
 	return false;
@@ -354,11 +354,11 @@ bool handle_discovery(struct apiserver *as, struct http_request *req)
 	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD"))
 		return false;
 	if (!strcmp(path, "/version") || !strcmp(path, "/version/")) {
-		respond_json(req, 200, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor",
-						 "32", "gitVersion", MINIK8S_KUBE_VERSION, "gitCommit", "",
-						 "gitTreeState", "clean", "buildDate", __DATE__, "goVersion",
-						 "minik8s-" MINIK8S_VERSION, "compiler", "gcc", "platform",
-						 "linux/amd64"));
+		http_respond_json(req, 200, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor",
+						      "32", "gitVersion", MINIK8S_KUBE_VERSION, "gitCommit", "",
+						      "gitTreeState", "clean", "buildDate", __DATE__, "goVersion",
+						      "minik8s-" MINIK8S_VERSION, "compiler", "gcc", "platform",
+						      "linux/amd64"));
 		return true;
 	}
 	if (str_has_prefix(path, "/openapi/"))
@@ -370,9 +370,9 @@ bool handle_discovery(struct apiserver *as, struct http_request *req)
 		}
 		char addr[96];
 		snprintf(addr, sizeof(addr), "%s:%d", as->self_address, as->cfg.secure_port);
-		respond_json(req, 200, json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions",
-						 "v1", "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0",
-						 "serverAddress", addr));
+		http_respond_json(req, 200, json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions", "versions",
+						      "v1", "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0",
+						      "serverAddress", addr));
 		return true;
 	}
 	if (!strcmp(path, "/apis") || !strcmp(path, "/apis/")) {
@@ -390,12 +390,12 @@ bool handle_discovery(struct apiserver *as, struct http_request *req)
 			json_object_del(g, "apiVersion");
 			json_array_append_new(list, g);
 		}
-		respond_json(req, 200, json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1",
-						 "groups", list));
+		http_respond_json(req, 200, json_pack("{s:s, s:s, s:o}", "kind", "APIGroupList", "apiVersion", "v1",
+						      "groups", list));
 		return true;
 	}
 	if (!strcmp(path, "/api/v1") || !strcmp(path, "/api/v1/")) {
-		respond_json(req, 200, legacy_resource_list("", "v1"));
+		http_respond_json(req, 200, legacy_resource_list("", "v1"));
 		return true;
 	}
 	if (str_has_prefix(path, "/apis/")) {
@@ -406,13 +406,13 @@ bool handle_discovery(struct apiserver *as, struct http_request *req)
 			if (!gs[i][0] || strcmp(gs[i], group))
 				continue;
 			if (m == 1) {
-				respond_json(req, 200, api_group(group));
+				http_respond_json(req, 200, api_group(group));
 				return true;
 			}
 			if (m == 2 || (m == 3 && !strcmp(rest, "/"))) {
 				json_t *l = legacy_resource_list(group, version);
 				if (json_array_size(json_object_get(l, "resources"))) {
-					respond_json(req, 200, l);
+					http_respond_json(req, 200, l);
 					return true;
 				}
 				json_decref(l);

@@ -30,29 +30,6 @@
 
 /* ---- responses ----------------------------------------------------------- */
 
-void respond_json(struct http_request *req, int code, json_t *obj)
-{
-	size_t len;
-	char *s = obj_dump(obj, &len);
-
-	http_respond(req, code, "application/json", s, len);
-	free(s);
-	json_decref(obj);
-}
-
-void respond_status(struct http_request *req, int code, const char *reason, const char *fmt, ...)
-{
-	struct strbuf sb;
-	va_list ap;
-
-	strbuf_init(&sb, 128);
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	respond_json(req, code, status_new(code, reason, sb.buf));
-	strbuf_release(&sb);
-}
-
 /* "pods" or "deployments.apps", as Kubernetes names a resource in messages. */
 static void resource_name(const struct kind *k, char *buf, size_t len)
 {
@@ -68,7 +45,7 @@ void respond_not_found(struct http_request *req, const struct kind *k, const cha
 
 	resource_name(k, res, sizeof(res));
 	snprintf(msg, sizeof(msg), "%s \"%s\" not found", res, name);
-	respond_json(req, 404, status_new_details(404, "NotFound", msg, name, k->group, k->plural));
+	http_respond_json(req, 404, status_new_details(404, "NotFound", msg, name, k->group, k->plural));
 }
 
 static void respond_conflict(struct http_request *req, const struct kind *k, const char *name)
@@ -80,7 +57,7 @@ static void respond_conflict(struct http_request *req, const struct kind *k, con
 		 "Operation cannot be fulfilled on %s \"%s\": the object has been modified; "
 		 "please apply your changes to the latest version and try again",
 		 res, name);
-	respond_json(req, 409, status_new_details(409, "Conflict", msg, name, k->group, k->plural));
+	http_respond_json(req, 409, status_new_details(409, "Conflict", msg, name, k->group, k->plural));
 }
 
 static void respond_invalid(struct http_request *req, const struct kind *k, const char *name,
@@ -96,7 +73,7 @@ static void respond_invalid(struct http_request *req, const struct kind *k, cons
 							"message", errs->v[i].message, "field",
 							errs->v[i].field));
 	json_object_set_new(json_object_get(st, "details"), "causes", causes);
-	respond_json(req, 422, st);
+	http_respond_json(req, 422, st);
 	free(msg);
 	free(detail);
 }
@@ -112,7 +89,7 @@ static void respond_store_error(struct http_request *req, const struct kind *k, 
 		break;
 	case STORE_EEXISTS: {
 		char *msg = xasprintf("%s \"%s\" already exists", res, name);
-		respond_json(req, 409, status_new_details(409, "AlreadyExists", msg, name, k->group, k->plural));
+		http_respond_json(req, 409, status_new_details(409, "AlreadyExists", msg, name, k->group, k->plural));
 		free(msg);
 		break;
 	}
@@ -120,9 +97,9 @@ static void respond_store_error(struct http_request *req, const struct kind *k, 
 		respond_conflict(req, k, name);
 		break;
 	default:
-		respond_status(req, 500, "InternalError",
-			       "storage error writing %s \"%s\": the write was not saved; check the "
-			       "apiserver's log and the free space of its data dir", res, name);
+		http_respond_status(req, 500, "InternalError",
+				    "storage error writing %s \"%s\": the write was not saved; check the "
+				    "apiserver's log and the free space of its data dir", res, name);
 	}
 }
 
@@ -156,33 +133,33 @@ static json_t *decode_body(struct http_request *req)
 	json_t *obj;
 
 	if (strstr(ct, "protobuf")) {
-		respond_status(req, 415, "UnsupportedMediaType",
-			       "minik8s does not accept protobuf request bodies (Content-Type \"%s\"); "
-			       "write the object as YAML and use `kubectl apply -f` or `minictl create -f`", ct);
+		http_respond_status(req, 415, "UnsupportedMediaType",
+				    "minik8s does not accept protobuf request bodies (Content-Type \"%s\"); "
+				    "write the object as YAML and use `kubectl apply -f` or `minictl create -f`", ct);
 		return NULL;
 	}
 	if (strstr(ct, "yaml")) {
 		struct yaml_error err;
 		obj = yaml_decode_one(req->body, req->body_len, &err);
 		if (!obj) {
-			respond_status(req, 400, "BadRequest",
-				       "error decoding YAML request body: line %d column %d: %s",
-				       err.line, err.column, err.message);
+			http_respond_status(req, 400, "BadRequest",
+					    "error decoding YAML request body: line %d column %d: %s",
+					    err.line, err.column, err.message);
 			return NULL;
 		}
 	} else {
 		json_error_t err;
 		obj = obj_parse(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
 		if (!obj) {
-			respond_status(req, 400, "BadRequest",
-				       "error decoding JSON request body: line %d column %d: %s",
-				       err.line, err.column, err.text);
+			http_respond_status(req, 400, "BadRequest",
+					    "error decoding JSON request body: line %d column %d: %s",
+					    err.line, err.column, err.text);
 			return NULL;
 		}
 	}
 	if (!json_is_object(obj)) {
 		json_decref(obj);
-		respond_status(req, 400, "BadRequest", "the request body must be a JSON object");
+		http_respond_status(req, 400, "BadRequest", "the request body must be a JSON object");
 		return NULL;
 	}
 	return obj;
@@ -196,15 +173,15 @@ static bool check_body_kind(struct http_request *req, const struct kind *k, json
 	const char *kind = obj_kind(obj), *api = obj_str(obj, "apiVersion");
 
 	if (kind && strcmp(kind, want_kind)) {
-		respond_status(req, 400, "BadRequest",
-			       "the kind \"%s\" in the request body does not match the URL, which is for %s",
-			       kind, want_kind);
+		http_respond_status(req, 400, "BadRequest",
+				    "the kind \"%s\" in the request body does not match the URL, which is for %s",
+				    kind, want_kind);
 		return false;
 	}
 	if (api && strcmp(api, want_api)) {
-		respond_status(req, 400, "BadRequest",
-			       "the API version in the data (%s) does not match the expected API version (%s)",
-			       api, want_api);
+		http_respond_status(req, 400, "BadRequest",
+				    "the API version in the data (%s) does not match the expected API version (%s)",
+				    api, want_api);
 		return false;
 	}
 	(void)k;
@@ -262,13 +239,13 @@ int filter_init(struct filter *f, const struct kind *k, struct http_request *req
 	memset(f, 0, sizeof(*f));
 	f->k = k;
 	if (ls && *ls && label_selector_parse(ls, &f->labels, &err) < 0) {
-		respond_status(req, 400, "BadRequest", "invalid labelSelector \"%s\": %s", ls, err);
+		http_respond_status(req, 400, "BadRequest", "invalid labelSelector \"%s\": %s", ls, err);
 		rc = -1;
 		goto out;
 	}
 	if (fs && *fs) {
 		if (field_selector_parse(fs, &f->fields, &err) < 0) {
-			respond_status(req, 400, "BadRequest", "invalid fieldSelector \"%s\": %s", fs, err);
+			http_respond_status(req, 400, "BadRequest", "invalid fieldSelector \"%s\": %s", fs, err);
 			rc = -1;
 			goto out;
 		}
@@ -280,8 +257,8 @@ int filter_init(struct filter *f, const struct kind *k, struct http_request *req
 			if (!kind_field_value(k, probe, field) && strcmp(field, "metadata.name") &&
 			    strcmp(field, "metadata.namespace")) {
 				/* Ask the kind with an empty object: supported fields give "" not NULL. */
-				respond_status(req, 400, "BadRequest",
-					       "field label not supported: %s (for %s)", field, k->plural);
+				http_respond_status(req, 400, "BadRequest",
+						    "field label not supported: %s (for %s)", field, k->plural);
 				rc = -1;
 				goto out;
 			}
@@ -338,11 +315,11 @@ static void respond_object(struct http_request *req, const struct kind *k, int c
 	if (request_wants_table(req)) {
 		json_t *arr = json_array();
 		json_array_append(arr, (json_t *)obj);
-		respond_json(req, code, table_new(k, arr, req));
+		http_respond_json(req, code, table_new(k, arr, req));
 		json_decref(arr);
 		return;
 	}
-	respond_json(req, code, json_incref((json_t *)obj));
+	http_respond_json(req, code, json_incref((json_t *)obj));
 }
 
 /* Answers with a stored version: its text as stored, no printing at all,
@@ -371,7 +348,7 @@ static void handle_get(struct apiserver *as, struct http_request *req, const str
 		return;
 	}
 	if (!strcmp(p->subresource, "scale")) {
-		respond_json(req, 200, scale_from(store_obj_tree(o)));
+		http_respond_json(req, 200, scale_from(store_obj_tree(o)));
 		return;
 	}
 	respond_stored(req, p->kind, 200, o);
@@ -551,7 +528,7 @@ static void handle_list(struct apiserver *as, struct http_request *req, const st
 		obj_set(t, "metadata.resourceVersion", json_string(rv));
 		json_decref(items);
 		free(lc.items);
-		respond_json(req, 200, t);
+		http_respond_json(req, 200, t);
 		return;
 	}
 	respond_list(req, p->kind, store_revision(as->store), lc.items, lc.n);
@@ -757,12 +734,12 @@ static void mutation_respond(struct mutation *m, struct store_obj *o)
 		return;
 	switch (m->respond_as) {
 	case RESPOND_SCALE:
-		respond_json(m->req, m->respond_code, scale_from(store_obj_tree(o)));
+		http_respond_json(m->req, m->respond_code, scale_from(store_obj_tree(o)));
 		break;
 	case RESPOND_SUCCESS: {
 		json_t *st = status_success();
 		json_object_set_new(st, "code", json_integer(m->respond_code));
-		respond_json(m->req, m->respond_code, st);
+		http_respond_json(m->req, m->respond_code, st);
 		break;
 	}
 	default:
@@ -1035,8 +1012,8 @@ static void handle_update(struct apiserver *as, struct http_request *req, const 
 	}
 	name = obj_name(body);
 	if (name && strcmp(name, p->name)) {
-		respond_status(req, 400, "BadRequest",
-			       "the name of the object (%s) does not match the name on the URL (%s)", name, p->name);
+		http_respond_status(req, 400, "BadRequest",
+				    "the name of the object (%s) does not match the name on the URL (%s)", name, p->name);
 		goto bad;
 	}
 	m = mutation_new(as, req, p, mutate_put, body);
@@ -1076,15 +1053,15 @@ static json_t *mutate_patch(struct mutation *m, const json_t *old)
 		patched = strategic_merge_patch(base, m->input, kind, &err);
 	json_decref(base);
 	if (!patched) {
-		respond_status(m->req, 422, "Invalid", "the patch could not be applied to %s \"%s\": %s",
-			       m->k->plural, m->p.name, err ? err : "invalid patch");
+		http_respond_status(m->req, 422, "Invalid", "the patch could not be applied to %s \"%s\": %s",
+				    m->k->plural, m->p.name, err ? err : "invalid patch");
 		free(err);
 		return NULL;
 	}
 	if (!json_is_object(patched)) {
 		json_decref(patched);
-		respond_status(m->req, 422, "Invalid", "the patch turned %s \"%s\" into something that is not an object",
-			       m->k->plural, m->p.name);
+		http_respond_status(m->req, 422, "Invalid", "the patch turned %s \"%s\" into something that is not an object",
+				    m->k->plural, m->p.name);
 		return NULL;
 	}
 	/* A resourceVersion in the patch is a precondition, as in Kubernetes. */
@@ -1109,10 +1086,10 @@ static void handle_patch(struct apiserver *as, struct http_request *req, const s
 	if (!is_patch_type(ct, "application/json-patch+json") && !is_patch_type(ct, "application/merge-patch+json") &&
 	    !is_patch_type(ct, "application/strategic-merge-patch+json") &&
 	    !is_patch_type(ct, "application/apply-patch+yaml")) {
-		respond_status(req, 415, "UnsupportedMediaType",
-			       "the body of the request was in an unknown format - accepted media types include: "
-			       "application/json-patch+json, application/merge-patch+json, "
-			       "application/apply-patch+yaml, application/strategic-merge-patch+json");
+		http_respond_status(req, 415, "UnsupportedMediaType",
+				    "the body of the request was in an unknown format - accepted media types include: "
+				    "application/json-patch+json, application/merge-patch+json, "
+				    "application/apply-patch+yaml, application/strategic-merge-patch+json");
 		return;
 	}
 	if (is_patch_type(ct, "application/json-patch+json")) {
@@ -1120,9 +1097,9 @@ static void handle_patch(struct apiserver *as, struct http_request *req, const s
 		patch = obj_parse(req->body, req->body_len, 0, &err);
 		if (!json_is_array(patch)) {
 			json_decref(patch);
-			respond_status(req, 400, "BadRequest",
-				       "error decoding JSON patch: it must be a JSON array of operations%s%s",
-				       err.text[0] ? ": " : "", err.text);
+			http_respond_status(req, 400, "BadRequest",
+					    "error decoding JSON patch: it must be a JSON array of operations%s%s",
+					    err.text[0] ? ": " : "", err.text);
 			return;
 		}
 	} else if (!(patch = decode_body(req))) {
@@ -1191,7 +1168,7 @@ static bool check_namespace(struct apiserver *as, struct http_request *req, cons
 	if (obj_get(nso, "metadata.deletionTimestamp")) {
 		char *msg = xasprintf("%s is forbidden: unable to create new content in namespace %s "
 				      "because it is being terminated", k->plural, ns);
-		respond_json(req, 403, status_new(403, "Forbidden", msg));
+		http_respond_json(req, 403, status_new(403, "Forbidden", msg));
 		free(msg);
 		return false;
 	}
@@ -1213,9 +1190,9 @@ static void handle_create_object(struct apiserver *as, struct http_request *req,
 	ns = obj_namespace(obj);
 	if (k->namespaced) {
 		if (ns && *ns && p->has_namespace && strcmp(ns, p->namespace)) {
-			respond_status(req, 400, "BadRequest",
-				       "the namespace of the provided object (%s) does not match the namespace sent "
-				       "on the request (%s)", ns, p->namespace);
+			http_respond_status(req, 400, "BadRequest",
+					    "the namespace of the provided object (%s) does not match the namespace sent "
+					    "on the request (%s)", ns, p->namespace);
 			goto bad;
 		}
 		if (p->has_namespace)
@@ -1226,9 +1203,9 @@ static void handle_create_object(struct apiserver *as, struct http_request *req,
 		obj_del(obj, "metadata.namespace");
 	}
 	if (p->name[0] && obj_name(obj) && strcmp(obj_name(obj), p->name)) {
-		respond_status(req, 400, "BadRequest",
-			       "the name of the object (%s) does not match the name on the URL (%s)",
-			       obj_name(obj), p->name);
+		http_respond_status(req, 400, "BadRequest",
+				    "the name of the object (%s) does not match the name on the URL (%s)",
+				    obj_name(obj), p->name);
 		goto bad;
 	}
 	if (p->name[0] && !obj_name(obj))
@@ -1276,15 +1253,15 @@ static json_t *mutate_binding(struct mutation *m, const json_t *old)
 	size_t i;
 
 	if (cur && *cur) {
-		respond_status(m->req, 409, "Conflict",
-			       "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is already assigned to "
-			       "node \"%s\"", m->p.name, m->p.name, cur);
+		http_respond_status(m->req, 409, "Conflict",
+				    "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is already assigned to "
+				    "node \"%s\"", m->p.name, m->p.name, cur);
 		return NULL;
 	}
 	if (obj_get(old, "metadata.deletionTimestamp")) {
-		respond_status(m->req, 409, "Conflict",
-			       "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is being deleted, "
-			       "cannot be assigned to a host", m->p.name, m->p.name);
+		http_respond_status(m->req, 409, "Conflict",
+				    "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is being deleted, "
+				    "cannot be assigned to a host", m->p.name, m->p.name);
 		return NULL;
 	}
 	pod = json_deep_copy(old);
@@ -1316,7 +1293,7 @@ static void handle_binding(struct apiserver *as, struct http_request *req, const
 	if (!body)
 		return;
 	if (!json_is_string(obj_get(body, "target.name")) || !*obj_str(body, "target.name")) {
-		respond_status(req, 422, "Invalid", "Binding \"%s\" is invalid: target.name: Required value", p->name);
+		http_respond_status(req, 422, "Invalid", "Binding \"%s\" is invalid: target.name: Required value", p->name);
 		json_decref(body);
 		return;
 	}
@@ -1351,8 +1328,8 @@ static int delete_options_parse(struct http_request *req, struct delete_options 
 		json_t *b = json_loadb(req->body, req->body_len, 0, &err);
 		if (!json_is_object(b)) {
 			json_decref(b);
-			respond_status(req, 400, "BadRequest", "error decoding DeleteOptions: %s",
-				       err.text[0] ? err.text : "not a JSON object");
+			http_respond_status(req, 400, "BadRequest", "error decoding DeleteOptions: %s",
+					    err.text[0] ? err.text : "not a JSON object");
 			return -1;
 		}
 		*holder = b;
@@ -1378,9 +1355,9 @@ static int delete_options_parse(struct http_request *req, struct delete_options 
 		o->propagation = "Orphan";
 	if (o->propagation && strcmp(o->propagation, "Foreground") && strcmp(o->propagation, "Background") &&
 	    strcmp(o->propagation, "Orphan")) {
-		respond_status(req, 422, "Invalid",
-			       "DeleteOptions.propagationPolicy: Unsupported value: \"%s\": supported values: "
-			       "\"Foreground\", \"Background\", \"Orphan\", \"nil\"", o->propagation);
+		http_respond_status(req, 422, "Invalid",
+				    "DeleteOptions.propagationPolicy: Unsupported value: \"%s\": supported values: "
+				    "\"Foreground\", \"Background\", \"Orphan\", \"nil\"", o->propagation);
 		json_decref(*holder);
 		*holder = NULL;
 		return -1;
@@ -1514,9 +1491,9 @@ static bool check_preconditions(struct http_request *req, const struct kind *k, 
 	const char *uid = obj_str(old, "metadata.uid");
 
 	if (o->uid && (!uid || strcmp(o->uid, uid))) {
-		respond_status(req, 409, "Conflict",
-			       "Operation cannot be fulfilled on %s \"%s\": Precondition failed: UID in "
-			       "precondition: %s, UID in object meta: %s", k->plural, name, o->uid, uid ? uid : "");
+		http_respond_status(req, 409, "Conflict",
+				    "Operation cannot be fulfilled on %s \"%s\": Precondition failed: UID in "
+				    "precondition: %s, UID in object meta: %s", k->plural, name, o->uid, uid ? uid : "");
 		return false;
 	}
 	if (o->rv && o->rv != obj_rv(old)) {
@@ -1554,9 +1531,9 @@ static void eviction_done(void *data, int status)
 	if (status == 0) {
 		json_t *st = status_success();
 		json_object_set_new(st, "code", json_integer(201));
-		respond_json(req, 201, st);
+		http_respond_json(req, 201, st);
 	} else if (!http_request_closed(req)) {
-		respond_status(req, 500, "InternalError", "eviction failed: the pod could not be deleted");
+		http_respond_status(req, 500, "InternalError", "eviction failed: the pod could not be deleted");
 	}
 	http_request_unref(req);
 }
@@ -1666,8 +1643,8 @@ void handle_resource(struct apiserver *as, struct http_request *req, const struc
 	(void)who;
 	if (sub[0] && !kind_has_subresource(p->kind, sub) &&
 	    !(p->kind == &kind_namespace && !strcmp(sub, "finalize"))) {
-		respond_status(req, 404, "NotFound", "the server could not find the requested resource: %s has no "
-			       "subresource \"%s\"", p->kind->plural, sub);
+		http_respond_status(req, 404, "NotFound", "the server could not find the requested resource: %s has no "
+				    "subresource \"%s\"", p->kind->plural, sub);
 		return;
 	}
 	if (!item) {
@@ -1683,14 +1660,14 @@ void handle_resource(struct apiserver *as, struct http_request *req, const struc
 		} else if (!strcmp(m, "DELETE")) {
 			handle_delete_collection(as, req, p);
 		} else {
-			respond_status(req, 405, "MethodNotAllowed", "the server does not allow this method on the "
-				       "requested resource: %s on a collection of %s", m, p->kind->plural);
+			http_respond_status(req, 405, "MethodNotAllowed", "the server does not allow this method on the "
+					    "requested resource: %s on a collection of %s", m, p->kind->plural);
 		}
 		return;
 	}
 	if (!strcmp(sub, "binding") || !strcmp(sub, "eviction")) {
 		if (strcmp(m, "POST")) {
-			respond_status(req, 405, "MethodNotAllowed", "%s on pods/%s: use POST", m, sub);
+			http_respond_status(req, 405, "MethodNotAllowed", "%s on pods/%s: use POST", m, sub);
 			return;
 		}
 		if (!strcmp(sub, "binding"))
@@ -1713,8 +1690,8 @@ void handle_resource(struct apiserver *as, struct http_request *req, const struc
 		handle_delete(as, req, p);
 	else if (!strcmp(m, "POST") && !sub[0]) {
 		/* kubectl never does this; Kubernetes answers 405 as well. */
-		respond_status(req, 405, "MethodNotAllowed", "POST to an object: create with POST to its collection");
+		http_respond_status(req, 405, "MethodNotAllowed", "POST to an object: create with POST to its collection");
 	} else
-		respond_status(req, 405, "MethodNotAllowed", "the server does not allow %s on %s%s%s", m,
-			       p->kind->plural, sub[0] ? "/" : "", sub);
+		http_respond_status(req, 405, "MethodNotAllowed", "the server does not allow %s on %s%s%s", m,
+				    p->kind->plural, sub[0] ? "/" : "", sub);
 }

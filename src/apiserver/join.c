@@ -63,14 +63,14 @@ static void join_done(int status, struct store_obj *obj, bool unchanged, void *d
 	if (status == 0) {
 		auth_set_node_token(op->as->auth, op->node, op->token);
 		log_info("node joined node=%s client=%s", op->node, op->req->remote_addr);
-		respond_json(op->req, op->code,
-			     json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "apiVersion", "minik8s.io/v1",
-				       "kind", "NodeCredential", "nodeName", op->node, "token", op->token,
-				       "kubeletToken", op->kubelet_token, "kubeletCert", op->cert_pem,
-				       "kubeletKey", op->key_pem));
+		http_respond_json(op->req, op->code,
+				  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "apiVersion", "minik8s.io/v1",
+					    "kind", "NodeCredential", "nodeName", op->node, "token", op->token,
+					    "kubeletToken", op->kubelet_token, "kubeletCert", op->cert_pem,
+					    "kubeletKey", op->key_pem));
 	} else {
-		respond_status(op->req, 500, "InternalError",
-			       "cannot store the credential of node \"%s\"; check the apiserver's log", op->node);
+		http_respond_status(op->req, 500, "InternalError",
+				    "cannot store the credential of node \"%s\"; check the apiserver's log", op->node);
 	}
 	http_request_unref(op->req);
 	free(op->token);
@@ -140,29 +140,29 @@ void handle_join(struct apiserver *as, struct http_request *req, const struct id
 	long age;
 
 	if (strcmp(req->method, "POST")) {
-		respond_status(req, 405, "MethodNotAllowed", "join with POST /minik8s/v1/join");
+		http_respond_status(req, 405, "MethodNotAllowed", "join with POST /minik8s/v1/join");
 		return;
 	}
 	if (!who->bootstrap && !who->admin && !who->node[0]) {
-		respond_status(req, 403, "Forbidden", "joining needs the cluster's join token (see `minik8s token`)");
+		http_respond_status(req, 403, "Forbidden", "joining needs the cluster's join token (see `minik8s token`)");
 		return;
 	}
 	body = json_loadb(req->body, req->body_len, 0, &err);
 	name = obj_str(body, "nodeName");
 	if (!name || (bad = check_dns1123_subdomain(name))) {
-		respond_status(req, 422, "Invalid", "nodeName: Invalid value: \"%s\": %s", name ? name : "",
-			       name ? bad : "a node name is required");
+		http_respond_status(req, 422, "Invalid", "nodeName: Invalid value: \"%s\": %s", name ? name : "",
+				    name ? bad : "a node name is required");
 		json_decref(body);
 		return;
 	}
 	if (who->node[0] && strcmp(who->node, name)) {
-		respond_status(req, 403, "Forbidden", "the credential of node \"%s\" cannot join as \"%s\"",
-			       who->node, name);
+		http_respond_status(req, 403, "Forbidden", "the credential of node \"%s\" cannot join as \"%s\"",
+				    who->node, name);
 		json_decref(body);
 		return;
 	}
 	if (!(sans = cert_sans(name, json_object_get(body, "addresses"), &bad))) {
-		respond_status(req, 422, "Invalid", "%s", bad);
+		http_respond_status(req, 422, "Invalid", "%s", bad);
 		json_decref(body);
 		return;
 	}
@@ -171,9 +171,9 @@ void handle_join(struct apiserver *as, struct http_request *req, const struct id
 	existing = store_get(as->store, key);
 	if (existing && !who->node[0] && !who->admin && (age = lease_age(as, name)) >= 0 &&
 	    age < LIVE_LEASE_SECONDS) {
-		respond_status(req, 409, "Conflict",
-			       "node name \"%s\" is held by a live node (its lease was renewed %lds ago); choose "
-			       "another --node-name, or stop that node first", name, age);
+		http_respond_status(req, 409, "Conflict",
+				    "node name \"%s\" is held by a live node (its lease was renewed %lds ago); choose "
+				    "another --node-name, or stop that node first", name, age);
 		json_decref(body);
 		free(sans);
 		free(key);
@@ -184,8 +184,8 @@ void handle_join(struct apiserver *as, struct http_request *req, const struct id
 	ca_dir = xasprintf("%s/pki", as->cfg.data_dir);
 	cn = xasprintf("system:node:%s", name);
 	if (pki_issue_pem(ca_dir, cn, sans, "server", &op->cert_pem, &op->key_pem) < 0) {
-		respond_status(req, 500, "InternalError",
-			       "cannot issue the kubelet certificate of node \"%s\"; check the apiserver's log", name);
+		http_respond_status(req, 500, "InternalError",
+				    "cannot issue the kubelet certificate of node \"%s\"; check the apiserver's log", name);
 		free(ca_dir);
 		free(cn);
 		free(sans);

@@ -85,9 +85,9 @@ static void on_done(const struct httpc_response *r, void *data)
 		/* The kubelet's own Status (404 pod, 400 container, ...), as is. */
 		http_respond(op->req, r->status, "application/json", r->body, r->body_len);
 	else
-		respond_status(op->req, 500, "InternalError",
-			       "cannot reach the kubelet of node \"%s\": %s; is the node up (minictl get node %s)?",
-			       op->node, r->error ? r->error : "no answer", op->node);
+		http_respond_status(op->req, 500, "InternalError",
+				    "cannot reach the kubelet of node \"%s\": %s; is the node up (minictl get node %s)?",
+				    op->node, r->error ? r->error : "no answer", op->node);
 	op_free(op);
 }
 
@@ -151,7 +151,7 @@ void handle_pod_log(struct apiserver *as, struct http_request *req, const struct
 	}
 	node_name = obj_str(pod, "spec.nodeName");
 	if (!node_name) {
-		respond_status(req, 400, "BadRequest", "pod %s does not have a host assigned", p->name);
+		http_respond_status(req, 400, "BadRequest", "pod %s does not have a host assigned", p->name);
 		free(container);
 		return;
 	}
@@ -161,18 +161,18 @@ void handle_pod_log(struct apiserver *as, struct http_request *req, const struct
 	ip = node_address(node, "InternalIP");
 	port = json_integer_value(obj_get(node, "status.daemonEndpoints.kubeletEndpoint.Port"));
 	if (!ip || port <= 0 || port > 65535) {
-		respond_status(req, 500, "InternalError",
-			       "node \"%s\" has no kubelet address (InternalIP and kubelet port) in its status: "
-			       "has its kubelet registered? (minictl describe node %s)", node_name, node_name);
+		http_respond_status(req, 500, "InternalError",
+				    "node \"%s\" has no kubelet address (InternalIP and kubelet port) in its status: "
+				    "has its kubelet registered? (minictl describe node %s)", node_name, node_name);
 		free(container);
 		return;
 	}
 	if (!container) {
 		const json_t *cs = obj_get(pod, "spec.containers");
 		if (json_array_size(cs) != 1) {
-			respond_status(req, 400, "BadRequest",
-				       "a container name must be specified for pod %s, choose one of the pod's containers",
-				       p->name);
+			http_respond_status(req, 400, "BadRequest",
+					    "a container name must be specified for pod %s, choose one of the pod's containers",
+					    p->name);
 			return;
 		}
 		container = xstrdup(obj_str(json_array_get(cs, 0), "name") ? obj_str(json_array_get(cs, 0), "name") : "");
@@ -209,8 +209,8 @@ void handle_pod_log(struct apiserver *as, struct http_request *req, const struct
 	if (op->hr)
 		http_request_on_close(req, on_client_gone, op);
 	else {
-		respond_status(req, 500, "InternalError", "cannot start a request to the kubelet of node \"%s\"",
-			       node_name);
+		http_respond_status(req, 500, "InternalError", "cannot start a request to the kubelet of node \"%s\"",
+				    node_name);
 		op_free(op);
 	}
 	free(auth);
@@ -229,7 +229,7 @@ void pod_logs_close(struct apiserver *as, void (*cb)(void *), void *data)
 		if (op->streaming)
 			http_stream_end(op->req);
 		else
-			respond_status(op->req, 503, "ServiceUnavailable", "the apiserver is shutting down");
+			http_respond_status(op->req, 503, "ServiceUnavailable", "the apiserver is shutting down");
 		op_free(op);
 	}
 	if (as->kubelets) {

@@ -7,6 +7,7 @@
  * that follow wait in the connection's buffer until the response has ended.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1074,6 +1075,29 @@ void http_respond(struct http_request *pub, int status, const char *content_type
 	conn_send(r->conn, r, bufs, n);
 	strbuf_release(&head);
 	request_end(r);
+}
+
+void http_respond_json(struct http_request *req, int status, json_t *obj)
+{
+	size_t len;
+	char *text = obj_dump(obj, &len);
+
+	http_respond(req, status, "application/json", text, len);
+	free(text);
+	json_decref(obj);
+}
+
+void http_respond_status(struct http_request *req, int status, const char *reason, const char *fmt, ...)
+{
+	struct strbuf sb;
+	va_list ap;
+
+	strbuf_init(&sb, 128);
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	http_respond_json(req, status, status_new(status, reason, sb.buf));
+	strbuf_release(&sb);
 }
 
 void http_stream_start(struct http_request *pub, int status, const char *content_type)

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <uv.h>
 #include <openssl/ssl.h>
 
@@ -92,6 +93,12 @@ void http_response_header(struct http_request *req, const char *name, const char
 
 /* A complete response with Content-Length. content_type may be NULL. */
 void http_respond(struct http_request *req, int status, const char *content_type, const void *body, size_t len);
+/* obj (stolen) as the JSON body. */
+void http_respond_json(struct http_request *req, int status, json_t *obj);
+/* A Kubernetes Status object as the body: status, reason ("NotFound"...)
+ * and the formatted message, as the apiserver and the kubelet answer errors. */
+void http_respond_status(struct http_request *req, int status, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* A chunked streaming response: start once, write any number of chunks
  * (each flushed at once), end once. Writes after the client left are

@@ -36,32 +36,6 @@ struct log_stream {
 	int64_t limit;        /* bytes left to send, -1: no limit */
 };
 
-static void respond_json(struct http_request *req, int code, json_t *body)
-{
-	size_t len;
-	char *text = obj_dump(body, &len);
-
-	http_respond(req, code, "application/json", text, len);
-	free(text);
-	json_decref(body);
-}
-
-static void respond_status(struct http_request *req, int code, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void respond_status(struct http_request *req, int code, const char *reason, const char *fmt, ...)
-{
-	struct strbuf sb;
-	va_list ap;
-
-	strbuf_init(&sb, 128);
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	respond_json(req, code, status_new(code, reason, sb.buf));
-	strbuf_release(&sb);
-}
-
 static bool query_true(const struct http_request *req, const char *key)
 {
 	char *v = http_request_query(req, key);
@@ -176,16 +150,16 @@ static void handle_logs(struct kubelet *k, struct http_request *req, const char 
 
 	free(key);
 	if (!pod) {
-		respond_status(req, 404, "NotFound", "pods \"%s\" not found", pod_name);
+		http_respond_status(req, 404, "NotFound", "pods \"%s\" not found", pod_name);
 		free(since_time);
 		return;
 	}
 	if (!*container) {
 		json_t *cs = obj_get(pod, "spec.containers");
 		if (json_array_size(cs) != 1) {
-			respond_status(req, 400, "BadRequest",
-				       "a container name must be specified for pod %s, choose one of the pod's containers",
-				       pod_name);
+			http_respond_status(req, 400, "BadRequest",
+					    "a container name must be specified for pod %s, choose one of the pod's containers",
+					    pod_name);
 			free(since_time);
 			return;
 		}
@@ -200,7 +174,7 @@ static void handle_logs(struct kubelet *k, struct http_request *req, const char 
 			json_array_foreach(obj_get(pod, lists[l]), i, c)
 				found |= !strcmp(obj_str(c, "name") ?: "", container);
 		if (!found) {
-			respond_status(req, 400, "BadRequest", "container %s is not valid for pod %s", container, pod_name);
+			http_respond_status(req, 400, "BadRequest", "container %s is not valid for pod %s", container, pod_name);
 			free(since_time);
 			return;
 		}
@@ -213,11 +187,11 @@ static void handle_logs(struct kubelet *k, struct http_request *req, const char 
 		struct kpod *p = kpod_get(k, obj_str(pod, "metadata.uid") ?: "");
 		struct kcstate *st = p ? kpod_cstate(p, container, false) : NULL;
 		if (previous)
-			respond_status(req, 400, "BadRequest", "previous terminated container \"%s\" in pod \"%s\" not found",
-				       container, pod_name);
+			http_respond_status(req, 400, "BadRequest", "previous terminated container \"%s\" in pod \"%s\" not found",
+					    container, pod_name);
 		else
-			respond_status(req, 400, "BadRequest", "container \"%s\" in pod \"%s\" is waiting to start: %s",
-				       container, pod_name, st && st->waiting_reason ? st->waiting_reason : "ContainerCreating");
+			http_respond_status(req, 400, "BadRequest", "container \"%s\" in pod \"%s\" is waiting to start: %s",
+					    container, pod_name, st && st->waiting_reason ? st->waiting_reason : "ContainerCreating");
 		free(since_time);
 		return;
 	}
@@ -278,11 +252,11 @@ static void on_request(struct http_request *req, void *data)
 		return;
 	}
 	if (!authorized(k, req)) {
-		respond_status(req, 401, "Unauthorized", "Unauthorized");
+		http_respond_status(req, 401, "Unauthorized", "Unauthorized");
 		return;
 	}
 	if (strcmp(req->method, "GET")) {
-		respond_status(req, 405, "MethodNotAllowed", "the kubelet API only serves GET");
+		http_respond_status(req, 405, "MethodNotAllowed", "the kubelet API only serves GET");
 		return;
 	}
 	if (str_has_prefix(path, "/containerLogs/")) {
@@ -295,7 +269,7 @@ static void on_request(struct http_request *req, void *data)
 				*container++ = '\0';
 		}
 		if (!pod || !*ns || !*pod)
-			respond_status(req, 400, "BadRequest", "use /containerLogs/<namespace>/<pod>/<container>");
+			http_respond_status(req, 400, "BadRequest", "use /containerLogs/<namespace>/<pod>/<container>");
 		else
 			handle_logs(k, req, ns, pod, container ? container : "");
 		free(copy);
@@ -304,10 +278,10 @@ static void on_request(struct http_request *req, void *data)
 	if (!strcmp(path, "/pods") || !strcmp(path, "/pods/")) {
 		json_t *list = json_pack("{s:s, s:s, s:{}, s:o}", "kind", "PodList", "apiVersion", "v1", "metadata",
 					 "items", informer_list(k->pods, NULL));
-		respond_json(req, 200, list);
+		http_respond_json(req, 200, list);
 		return;
 	}
-	respond_status(req, 404, "NotFound", "the kubelet has no \"%s\"", path);
+	http_respond_status(req, 404, "NotFound", "the kubelet has no \"%s\"", path);
 }
 
 /* ---- certificate and start -------------------------------------------------------------- */
