@@ -298,6 +298,21 @@ static struct fwd_stats stats(struct fwd_target *t)
 	return stats_copy;
 }
 
+/* A loop counts the bytes it passed on just after send() returns, so a
+ * client may read them before they are counted: wait until the counters
+ * have caught up with in and out (or give up), then let the caller check. */
+static struct fwd_stats wait_bytes(struct fwd_target *t, const struct fwd_stats *before, uint64_t in, uint64_t out)
+{
+	struct fwd_stats st = stats(t);
+
+	for (int i = 0; i < 200 && (st.bytes_in - before->bytes_in < in || st.bytes_out - before->bytes_out < out);
+	     i++) {
+		usleep(10000);
+		st = stats(t);
+	}
+	return st;
+}
+
 /* Open connections are counted down by the loops as they see them end. */
 static bool wait_active(struct fwd_target *t, uint64_t want)
 {
@@ -583,7 +598,7 @@ static void test_spread(struct backend *a, struct backend *b, int *kept, int kee
 		sent += (size_t)len;
 	}
 	CHECK(every_loop_accepted(S.e, before_acc));
-	after = stats(S.t);
+	after = wait_bytes(S.t, &before, sent, sent + 2 * SPREAD);
 	CHECK_INT(after.connections - before.connections, SPREAD);
 	CHECK_INT(after.active, SPREAD);
 	CHECK_INT(after.bytes_in - before.bytes_in, sent);
