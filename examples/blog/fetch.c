@@ -132,7 +132,7 @@ int fetcher_request(struct fetcher *f, const char *method, const char *url, cons
 	c->data = data;
 	c->what = xasprintf("%s %s", method, url);
 	strbuf_init(&c->response, 256);
-	c->easy = curl_easy_init();
+	c->easy = curl_uv_easy_init(f->cu);
 	if (!c->easy) {
 		call_free(c);
 		return error("cannot create a curl handle for '%s'", url);

@@ -30,6 +30,10 @@ struct curl_uv;
  * the owner's transfers are curl_uv_reqs, which curl_uv delivers itself. */
 struct curl_uv *curl_uv_new(uv_loop_t *loop, void (*after)(void *owner), void *owner);
 
+/* An easy handle for a transfer on cu: every one must come from here, so
+ * that cu sees curl open and close each connection's socket. */
+CURL *curl_uv_easy_init(struct curl_uv *cu);
+
 /* For curl_multi_add_handle / curl_multi_remove_handle. */
 CURLM *curl_uv_multi(const struct curl_uv *cu);
 
