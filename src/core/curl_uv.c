@@ -52,7 +52,7 @@ struct curl_uv {
 	void *owner;
 	struct curl_uv_req *reqs;
 	size_t nreqs;
-	bool have_pending;            /* some stream got bytes since the last delivery */
+	struct curl_uv_req *pending;  /* streams that got bytes since the last delivery, newest first */
 	int open_handles;
 	bool closing;
 	void (*on_closed)(void *arg);
@@ -62,6 +62,7 @@ struct curl_uv {
 static uv_once_t curl_once = UV_ONCE_INIT;
 
 static void after_action(struct curl_uv *cu);
+static void req_unref(struct curl_uv_req *req);
 
 static void curl_init_once(void)
 {
@@ -335,6 +336,12 @@ void curl_uv_close(struct curl_uv *cu, void (*cb)(void *arg), void *arg)
 {
 	while (cu->reqs)
 		curl_uv_req_cancel(cu->reqs);
+	while (cu->pending) {
+		struct curl_uv_req *req = cu->pending;
+
+		cu->pending = req->pending_next;
+		req_unref(req);
+	}
 	cu->closing = true;
 	cu->on_closed = cb;
 	cu->closed_arg = arg;
@@ -407,40 +414,36 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 		return 0;
 	}
 	strbuf_add(&req->in, ptr, n);
-	if (req->streaming) {
+	if (req->streaming && !req->pending) {
+		/* a reference, so that a cancel before the delivery frees nothing */
 		req->pending = true;
-		req->cu->have_pending = true;
+		req->refs++;
+		req->pending_next = req->cu->pending;
+		req->cu->pending = req;
 	}
 	return n;
 }
 
-/* Streams that got bytes: hand them to their owners. */
+/* Streams that got bytes: hand them to their owners, oldest first. The
+ * list is taken whole first, since a hook may make more bytes pending. */
 static void deliver_streams(struct curl_uv *cu)
 {
-	struct curl_uv_req **v, *req;
-	size_t n = 0, i;
+	struct curl_uv_req *list = NULL, *req, *next;
 
-	cu->have_pending = false;
-	for (req = cu->reqs; req; req = req->next)
-		n += req->pending;
-	if (!n)
-		return;
-	v = xmalloc(n * sizeof(*v));
-	n = 0;
-	for (req = cu->reqs; req; req = req->next) {
-		if (req->pending) {
-			req->refs++;
-			v[n++] = req;
-		}
+	for (req = cu->pending; req; req = next) {
+		next = req->pending_next;
+		req->pending_next = list;
+		list = req;
 	}
-	for (i = 0; i < n; i++) {
-		req = v[i];
+	cu->pending = NULL;
+	for (req = list; req; req = next) {
+		next = req->pending_next;
+		req->pending_next = NULL;
 		req->pending = false;
 		if (!req->cancelled && !req->done && req->ops->on_stream(req) < 0 && !req->cancelled)
 			req_end(req, CURLE_OK);
 		req_unref(req);
 	}
-	free(v);
 }
 
 static void deliver_done(struct curl_uv *cu)
@@ -470,7 +473,7 @@ static void after_action(struct curl_uv *cu)
 		cu->after(cu->owner);
 		return;
 	}
-	if (cu->have_pending)
+	if (cu->pending)
 		deliver_streams(cu);
 	deliver_done(cu);
 }

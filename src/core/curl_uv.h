@@ -97,7 +97,8 @@ struct curl_uv_req {
 	bool done;                    /* set by on_end before it tells the user */
 	/* curl_uv's own */
 	struct curl_uv_req *prev, *next;
-	int refs;                     /* one for cu's list, one per delivery in progress */
+	struct curl_uv_req *pending_next; /* on cu's list of streams with bytes to deliver */
+	int refs;                     /* one for cu's list, one while pending, one per delivery in progress */
 	bool linked, in_multi, status_known, pending;
 };
 
